@@ -1,0 +1,79 @@
+"""Argument checks shared by every public function of :mod:`nnlandscape`.
+
+Each check raises :class:`ValueError` whose message names the offending
+parameter and the allowed values, so bad input fails at the call site with a
+readable message instead of as a NaN plot or a traceback deep inside numpy.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable
+
+__all__ = ["check_choice", "check_int", "check_real", "check_finite_array"]
+
+
+def check_choice(name: str, value, choices: Iterable):
+    """Return ``value`` if it is one of ``choices``; else raise ``ValueError``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(
+            f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, choices))}"
+        )
+    return value
+
+
+def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as ``int`` if it is an integer in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        raise ValueError(f"{name}={value} is out of range; allowed: integers in [{lo}, {hi}]")
+    return value
+
+
+def check_real(
+    name: str,
+    value,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as ``float`` if it is a finite real in the given interval.
+
+    ``low_open``/``high_open`` make the corresponding end exclusive, so
+    ``check_real("T", T, 0, low_open=True)`` accepts exactly ``T > 0``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    bad = not math.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        lb = "(" if low_open else "["
+        rb = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name}={value!r} is out of range; allowed: finite values in {lb}{lo}, {hi}{rb}")
+    return value
+
+
+def check_finite_array(name: str, value, dtype=float):
+    """Return ``value`` as a numpy array if every entry is finite."""
+    import numpy as np
+
+    arr = np.asarray(value, dtype=dtype)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values")
+    return arr
