@@ -1,0 +1,416 @@
+r"""Explorers: one declarative spec, two renderings.
+
+A chapter author writes ::
+
+    explore(
+        traces_fn,                                    # params -> list of traces
+        [slider("depth", range(1, 11)), dropdown("activation", ["relu", "tanh"])],
+        layout=dict(xaxis_title="q", yaxis_title="C_L(q)"),
+    )
+
+where ``traces_fn(depth=..., activation=...)`` is a *pure* function returning a list of traces,
+each a dict with array entries ``x``, ``y`` (or ``z`` for heatmaps), a ``name`` and plotly style keys
+(``mode``, ``line``, ``marker``, ``type`` = ``"scatter"`` (default), ``"bar"`` or ``"heatmap"``, ...).
+Every call must return the same number of traces.
+
+* **live** (a Jupyter kernel with a widget front end): ipywidgets controls; moving one recomputes
+  ``traces_fn`` and updates the plotly figure in place (:class:`LiveExplorer`).
+* **static** (the HTML book, no kernel): ``traces_fn`` is evaluated over the whole parameter grid at
+  build time and embedded as one plotly figure with one trace set per grid point, stored as float32.
+  plotly's sliders and drop-downs are one-dimensional, so their steps do nothing themselves
+  (``method="skip"``) and a short post-script maps the combined control state to the visible trace
+  set (:class:`StaticExplorer`).
+
+The mode is chosen for the author: the environment variable ``NNLANDSCAPE_EXPLORE`` (``static`` or
+``live``; the book build sets ``static``), else ``live`` inside an IPython kernel and ``static``
+elsewhere.  The chapter source is the same in both.
+"""
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from itertools import product
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from . import display
+from ._checks import check_choice, check_int
+
+__all__ = [
+    "slider",
+    "dropdown",
+    "explore",
+    "explore_mode",
+    "StaticExplorer",
+    "LiveExplorer",
+    "MAX_GRID_POINTS",
+    "MAX_VALUES",
+]
+
+#: Largest parameter grid a static explorer accepts (number of grid points).
+MAX_GRID_POINTS = 2000
+#: Largest number of stored numbers (all traces, all grid points) a static explorer accepts:
+#: 600 000 float32 values are ~3.2 MB of base64 in the page.
+MAX_VALUES = 600_000
+
+_TRACE_TYPES = {"scatter": go.Scatter, "bar": go.Bar, "heatmap": go.Heatmap}
+_ARRAY_KEYS = ("x", "y", "z")
+
+
+@dataclass(frozen=True)
+class Control:
+    """One explorer parameter: a slider over numeric ``values`` or a drop-down over ``options``."""
+
+    kind: str  # "slider" or "dropdown"
+    name: str
+    values: tuple
+    labels: tuple[str, ...]
+    default_index: int
+    label: str
+
+    @property
+    def default(self):
+        return self.values[self.default_index]
+
+
+def _index_of(name: str, values: tuple, default) -> int:
+    if default is None:
+        return 0
+    for i, v in enumerate(values):
+        if v == default or (
+            isinstance(v, numbers.Real) and isinstance(default, numbers.Real) and math.isclose(v, default)
+        ):
+            return i
+    raise ValueError(f"default={default!r} of {name!r} is not one of its values {list(values)}")
+
+
+def slider(name: str, values: Sequence[float], default=None, *, label: str | None = None, fmt: str = "{:g}") -> Control:
+    """A numeric slider over the grid ``values`` (e.g. ``range(1, 11)`` or ``np.geomspace(...)``).
+
+    The static book precomputes every value; live, the same values are offered.
+    """
+    vals = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
+    if len(vals) == 0:
+        raise ValueError(f"values of slider {name!r} must be a non-empty sequence of numbers")
+    for v in vals:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+            raise ValueError(f"values of slider {name!r} must be finite numbers, got {v!r}")
+    return Control("slider", name, vals, tuple(fmt.format(v) for v in vals), _index_of(name, vals, default), label or name)
+
+
+def dropdown(name: str, options, default=None, *, label: str | None = None) -> Control:
+    """A drop-down over ``options``: a sequence of values, or a mapping ``{label: value}``."""
+    if isinstance(options, dict):
+        labels, vals = tuple(map(str, options)), tuple(options.values())
+    else:
+        vals = tuple(options)
+        labels = tuple(str(v) for v in vals)
+    if len(vals) == 0:
+        raise ValueError(f"options of dropdown {name!r} must be non-empty")
+    return Control("dropdown", name, vals, labels, _index_of(name, vals, default), label or name)
+
+
+def explore_mode() -> str:
+    """Return ``"static"`` or ``"live"`` (see the module docstring)."""
+    mode = os.environ.get("NNLANDSCAPE_EXPLORE")
+    if mode:
+        return check_choice("NNLANDSCAPE_EXPLORE", mode, ("static", "live"))
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+    except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
+        ip = None
+    return "live" if ip is not None and hasattr(ip, "kernel") else "static"
+
+
+def _check_controls(controls) -> tuple[Control, ...]:
+    controls = tuple(controls)
+    if not controls:
+        raise ValueError("controls must hold at least one slider or dropdown")
+    names = [c.name for c in controls]
+    for c in controls:
+        if not isinstance(c, Control):
+            raise ValueError(f"controls must be made by slider() or dropdown(), got {c!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"control names must be distinct, got {names}")
+    return controls
+
+
+def _normalise_traces(traces, where: str) -> list[dict]:
+    if isinstance(traces, dict):
+        traces = [traces]
+    out = []
+    for t in traces:
+        if isinstance(t, go.layout.Shape) or not isinstance(t, (dict, go.Scatter, go.Bar, go.Heatmap)):
+            raise ValueError(f"{where}: each trace must be a dict (x, y, name, style) or a plotly trace, got {type(t).__name__}")
+        t = dict(t.to_plotly_json()) if not isinstance(t, dict) else dict(t)
+        check_choice("trace type", t.setdefault("type", "scatter"), tuple(_TRACE_TYPES))
+        out.append(t)
+    if not out:
+        raise ValueError(f"{where}: the trace function returned no traces")
+    return out
+
+
+def _make_trace(t: dict, float32: bool):
+    t = dict(t)
+    kind = t.pop("type")
+    for key in _ARRAY_KEYS:
+        if key in t and t[key] is not None and not isinstance(t[key], (str, bytes)):
+            arr = np.asarray(t[key])
+            if arr.dtype.kind in "fiu":
+                arr = arr.astype(np.float32 if float32 else np.float64)
+                # a uniformly spaced x needs two numbers, not an array
+                if key == "x" and kind != "heatmap" and arr.ndim == 1 and arr.size > 2:
+                    d = np.diff(arr.astype(np.float64))
+                    if np.allclose(d, d[0], rtol=1e-5, atol=0) and d[0] != 0:
+                        t["x0"], t["dx"] = float(arr[0]), float(d[0])
+                        del t[key]
+                        continue
+            t[key] = arr
+    return _TRACE_TYPES[kind](**t)
+
+
+def _n_values(traces: list[dict]) -> int:
+    n = 0
+    for t in traces:
+        for key in _ARRAY_KEYS:
+            if key in t and t[key] is not None and not isinstance(t[key], (str, bytes)):
+                n += int(np.size(t[key]))
+    return n
+
+
+class LiveExplorer:
+    """ipywidgets controls driving a plotly figure; ``figure`` is updated in place on every change.
+
+    Attributes: ``controls`` (name -> widget), ``figure`` (:class:`plotly.graph_objects.Figure`),
+    ``output`` (the :class:`ipywidgets.Output` showing it), ``widget`` (the whole box).
+    """
+
+    def __init__(self, func, controls, layout, continuous_update=True):
+        import ipywidgets as widgets
+
+        self.func = func
+        self.spec = controls
+        self.controls = {c.name: self._widget(c, continuous_update) for c in controls}
+        self.figure = go.Figure(layout=layout)
+        self.output = widgets.Output()
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap")), self.output])
+        for w in self.controls.values():
+            w.observe(self._on_change, names="value")
+        self.update()
+
+    @staticmethod
+    def _widget(c: Control, continuous_update):
+        import ipywidgets as widgets
+
+        style = {"description_width": "initial"}
+        if c.kind == "dropdown":
+            return widgets.Dropdown(options=list(zip(c.labels, c.values)), value=c.default, description=c.label, style=style)
+        v = np.asarray(c.values, dtype=float)
+        if len(v) > 1 and np.allclose(np.diff(v), v[1] - v[0]) and v[1] > v[0]:
+            cls = widgets.IntSlider if all(isinstance(x, numbers.Integral) for x in c.values) else widgets.FloatSlider
+            return cls(min=c.values[0], max=c.values[-1], step=c.values[1] - c.values[0], value=c.default,
+                       description=c.label, continuous_update=continuous_update, style=style)
+        return widgets.SelectionSlider(options=list(zip(c.labels, c.values)), value=c.default, description=c.label,
+                                       continuous_update=continuous_update, style=style)
+
+    @property
+    def params(self) -> dict:
+        return {name: w.value for name, w in self.controls.items()}
+
+    def _on_change(self, _change):
+        self.update()
+
+    def update(self):
+        """Recompute the traces for the current control values and redraw."""
+        traces = [_make_trace(t, float32=False) for t in _normalise_traces(self.func(**self.params), "live explorer")]
+        if len(traces) == len(self.figure.data) and all(a.type == b.type for a, b in zip(traces, self.figure.data)):
+            with self.figure.batch_update():
+                for old, new in zip(self.figure.data, traces):
+                    old.update(new.to_plotly_json(), overwrite=True)
+        else:
+            self.figure.data = []
+            self.figure.add_traces(traces)
+        from IPython.display import display as ipy_display
+
+        self.output.clear_output(wait=True)
+        with self.output:
+            ipy_display(self.figure)
+
+    def _ipython_display_(self):
+        from IPython.display import display as ipy_display
+
+        ipy_display(self.widget)
+
+
+_POST_SCRIPT = """
+(function () {
+  var gd = document.getElementById('{plot_id}');
+  var spec = %s;
+  function update() {
+    var L = gd.layout, flat = 0;
+    for (var i = 0; i < spec.order.length; i++) {
+      var c = spec.order[i], a;
+      if (c[0] === 's') { a = L.sliders[c[1]].active; } else { a = L.updatemenus[c[1]].active; }
+      flat = flat * spec.shape[i] + (a || 0);
+    }
+    var vis = new Array(spec.total);
+    for (var j = 0; j < spec.total; j++) { vis[j] = Math.floor(j / spec.ntraces) === flat; }
+    gd.setAttribute('data-grid-index', flat);
+    Plotly.restyle(gd, {visible: vis});
+  }
+  gd.on('plotly_sliderchange', function () { setTimeout(update, 0); });
+  gd.on('plotly_buttonclicked', function () { setTimeout(update, 0); });
+  gd.setAttribute('data-explorer', 'static');
+  gd.setAttribute('data-grid-index', spec.initial);
+})();
+"""
+
+
+class StaticExplorer:
+    """The whole parameter grid precomputed into one plotly figure (see the module docstring).
+
+    Grid point ``(i_1, ..., i_k)`` (``i_j`` the index of control ``j``'s value) has flat index
+    ``((i_1 * n_2 + i_2) * n_3 + ...)`` and owns traces ``flat * ntraces ... flat * ntraces + ntraces - 1``.
+    """
+
+    def __init__(self, func, controls, layout, max_grid=MAX_GRID_POINTS, max_values=MAX_VALUES):
+        self.spec = controls
+        self.shape = tuple(len(c.values) for c in controls)
+        n_grid = math.prod(self.shape)
+        if n_grid > max_grid:
+            raise ValueError(
+                f"parameter grid of {n_grid} points ({' x '.join(map(str, self.shape))}) exceeds "
+                f"max_grid={max_grid}; coarsen a slider or raise max_grid"
+            )
+        sets, n_values = [], 0
+        for idx in product(*(range(n) for n in self.shape)):
+            params = {c.name: c.values[i] for c, i in zip(controls, idx)}
+            traces = _normalise_traces(func(**params), f"static explorer at {params}")
+            if sets and len(traces) != len(sets[0]):
+                raise ValueError(
+                    f"the trace function must return the same number of traces everywhere: "
+                    f"{len(sets[0])} at the first grid point, {len(traces)} at {params}"
+                )
+            n_values += _n_values(traces)
+            if n_values > max_values:
+                raise ValueError(
+                    f"static explorer data exceed max_values={max_values} numbers (grid of {n_grid} points); "
+                    "coarsen a slider, shorten the curves or raise max_values"
+                )
+            sets.append(traces)
+        self.ntraces = len(sets[0])
+        self.n_values = n_values
+        self.initial = int(np.ravel_multi_index([c.default_index for c in controls], self.shape))
+        data = []
+        for flat, traces in enumerate(sets):
+            for t in traces:
+                trace = _make_trace(t, float32=True)
+                trace.visible = flat == self.initial
+                data.append(trace)
+        self.figure = go.Figure(data=data, layout=layout)
+        self._add_controls()
+
+    def _add_controls(self):
+        sliders, menus, order = [], [], []
+        n_sl = sum(c.kind == "slider" for c in self.spec)
+        for c in self.spec:
+            if c.kind == "slider":
+                k = len(sliders)
+                order.append(["s", k])
+                sliders.append(dict(
+                    active=c.default_index,
+                    currentvalue=dict(prefix=f"{c.label} = ", font=dict(size=13)),
+                    pad=dict(t=30 + 0 * k, b=5),
+                    y=-0.12 - 0.2 * (n_sl - 1 - k), yanchor="top", len=1.0,
+                    steps=[dict(method="skip", label=lab, args=[None]) for lab in c.labels],
+                    name=c.name,
+                ))
+            else:
+                k = len(menus)
+                order.append(["m", k])
+                menus.append(dict(
+                    type="dropdown", active=c.default_index, x=0.0 + 0.25 * k, xanchor="left", y=1.16, yanchor="bottom",
+                    buttons=[dict(method="skip", label=lab, args=[None]) for lab in c.labels],
+                    name=c.name, showactive=True,
+                ))
+        self._order = order
+        fig = self.figure
+        fig.update_layout(sliders=sliders, updatemenus=menus)
+        if menus:
+            ann = [dict(text=c.label, x=0.25 * k, xref="paper", y=1.27, yref="paper", showarrow=False, xanchor="left",
+                        font=dict(size=12)) for k, c in enumerate(c for c in self.spec if c.kind == "dropdown")]
+            fig.update_layout(annotations=list(fig.layout.annotations or ()) + ann)
+        top = 110 if menus else (fig.layout.margin.t or 50)
+        bottom = 60 + 95 * n_sl
+        height = fig.layout.height or 430
+        fig.update_layout(margin=dict(t=top, b=bottom), height=height + 95 * n_sl + (60 if menus else 0))
+
+    @property
+    def post_script(self) -> str:
+        spec = dict(order=self._order, shape=list(self.shape), ntraces=self.ntraces,
+                    total=self.ntraces * math.prod(self.shape), initial=self.initial)
+        return _POST_SCRIPT % json.dumps(spec)
+
+    def grid_index(self, **params) -> int:
+        """Flat grid index of ``params`` (every control named)."""
+        idx = [_index_of(c.name, c.values, params[c.name]) for c in self.spec]
+        return int(np.ravel_multi_index(idx, self.shape))
+
+    def visible_traces(self, **params) -> list:
+        """The traces shown at ``params`` (what the page shows after the controls are set there)."""
+        k = self.grid_index(**params)
+        return list(self.figure.data[k * self.ntraces:(k + 1) * self.ntraces])
+
+    def to_html(self) -> str:
+        return display.figure_html(self.figure, post_script=self.post_script)
+
+    def _repr_html_(self):
+        return self.to_html()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self.to_html()}
+
+
+def explore(
+    func: Callable[..., Any],
+    controls: Sequence[Control],
+    *,
+    layout: dict | None = None,
+    mode: str | None = None,
+    max_grid: int = MAX_GRID_POINTS,
+    max_values: int = MAX_VALUES,
+    continuous_update: bool = True,
+):
+    """Build an explorer of ``func`` over ``controls`` (see the module docstring).
+
+    Parameters
+    ----------
+    func : callable ``func(**params) -> list of traces``; pure (same input, same output).
+    controls : sliders and drop-downs from :func:`slider` / :func:`dropdown`.
+    layout : plotly layout (dict) shared by every parameter value.
+    mode : ``"live"``, ``"static"`` or ``None`` (decided by :func:`explore_mode`).
+    max_grid, max_values : budget of the static grid (points, stored numbers); over it is a
+        ``ValueError``.
+    continuous_update : live sliders recompute while dragged (set ``False`` for slow functions).
+    """
+    if not callable(func):
+        raise ValueError(f"func must be callable, got {type(func).__name__}")
+    controls = _check_controls(controls)
+    mode = check_choice("mode", mode or explore_mode(), ("static", "live"))
+    max_grid = check_int("max_grid", max_grid, 1)
+    max_values = check_int("max_values", max_values, 1)
+    layout = dict(layout or {})
+    if mode == "live":
+        return LiveExplorer(func, controls, layout, continuous_update)
+    return StaticExplorer(func, controls, layout, max_grid, max_values)
+
+
+if explore_mode() == "static":  # the book build: every plain figure renders offline, too
+    display.use_book_renderer()

@@ -1,0 +1,97 @@
+"""The built HTML book: every chapter executed without error or warning, offline, small, reproducible."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nnlandscape import book
+
+pytestmark = pytest.mark.book
+
+#: Largest HTML page we accept (explorers embed their whole grid).
+PAGE_BUDGET = 4 * 1024 * 1024
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((book.ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [c["file"] for c in part["chapters"]]
+    return pages
+
+
+def test_every_toc_page_is_built(built_book: Path):
+    for page in toc_pages():
+        assert (built_book / f"{page}.html").is_file(), page
+    reports = built_book / "reports"
+    assert not reports.exists() or not any(reports.iterdir()), "a chapter failed: see _build/html/reports"
+
+
+def test_page_sizes_within_budget(built_book: Path):
+    sizes = book.page_sizes()
+    print("\n".join(f"{p}: {s / 1024:.0f} KiB" for p, s in sizes.items()))
+    too_big = {p: s for p, s in sizes.items() if s > PAGE_BUDGET}
+    assert not too_big, f"pages over {PAGE_BUDGET} bytes: {too_big}"
+
+
+def test_no_external_resources(built_book: Path):
+    pattern = re.compile(r'<(script|link|img|iframe)[^>]+(src|href)="((https?:)?//[^"]+)"')
+    for page in built_book.rglob("*.html"):
+        refs = [m.group(3) for m in pattern.finditer(page.read_text()) if "rel=\"canonical\"" not in m.group(0)]
+        assert not refs, f"{page.relative_to(built_book)} loads {refs[:3]}"
+
+
+def test_vendored_assets_are_served(built_book: Path):
+    static = built_book / "_static"
+    for rel in ["vendor/plotly.min.js", "vendor/require.js", "vendor/html-manager/embed-amd.js", "mathjax/tex-chtml.js"]:
+        assert (static / rel).is_file(), rel
+
+
+def test_every_chapter_downloads_as_notebook(built_book: Path):
+    for page in toc_pages():
+        if not page.startswith("chapters/"):
+            continue
+        nb = json.loads((built_book / "_sources" / f"{page}.ipynb").read_text())
+        assert nb["nbformat"] == 4 and any(c["cell_type"] == "code" for c in nb["cells"])
+        assert f"{Path(page).name}.ipynb" in (built_book / f"{page}.html").read_text()
+
+
+def _figure_data(html: str) -> list[str]:
+    """The JSON data arrays of every plotly figure in a page, ids removed."""
+    return [re.sub(r"nnl-[0-9a-f]+-\d+", "ID", m) for m in re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*\{', html, re.S)]
+
+
+@pytest.mark.slow
+def test_gaussian_field_chapter_is_reproducible(built_book: Path):
+    """Executing the chapter again gives exactly the numbers of the built page (seeded randomness)."""
+    import os
+
+    import jupytext
+    from nbclient import NotebookClient
+
+    src = book.ROOT / "chapters" / "00_gaussian_fields.md"
+    nb = jupytext.read(src)
+    env_before = os.environ.get("NNLANDSCAPE_EXPLORE")
+    os.environ["NNLANDSCAPE_EXPLORE"] = "static"
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(src.parent)}}).execute()
+    finally:
+        if env_before is None:
+            os.environ.pop("NNLANDSCAPE_EXPLORE")
+        else:
+            os.environ["NNLANDSCAPE_EXPLORE"] = env_before
+    fresh = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            html = out.get("data", {}).get("text/html")
+            if html:
+                fresh += _figure_data(html if isinstance(html, str) else "".join(html))
+    built = _figure_data((built_book / "chapters" / "00_gaussian_fields.html").read_text())
+    assert len(fresh) >= 3
+    assert len(built) == len(fresh)
+    for a, b in zip(built, fresh):
+        assert json.loads(a) == json.loads(b)

@@ -1,0 +1,157 @@
+"""The explorer layer: live controls recompute, the static grid maps controls to the right traces."""
+import json
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnlandscape import explore as ex
+
+X = np.linspace(0.0, 1.0, 40)
+
+
+def traces(k, a, shift=0.0):
+    return [
+        dict(x=X, y=a * np.sin(k * X) + shift, name="sin", mode="lines"),
+        dict(x=X, y=np.cos(k * X), name="cos"),
+    ]
+
+
+def controls():
+    return [ex.slider("k", [1, 2, 3, 4], default=3), ex.dropdown("a", {"one": 1.0, "two": 2.0}),
+            ex.slider("shift", [0.0, 0.5, 1.5], default=0.5)]
+
+
+def test_live_explorer_recomputes_on_control_change():
+    e = ex.explore(traces, controls(), mode="live")
+    assert isinstance(e, ex.LiveExplorer)
+    np.testing.assert_allclose(e.figure.data[0].y, np.sin(3 * X) + 0.5)
+    e.controls["k"].value = 2
+    np.testing.assert_allclose(e.figure.data[0].y, np.sin(2 * X) + 0.5)
+    np.testing.assert_allclose(e.figure.data[1].y, np.cos(2 * X))
+    e.controls["a"].value = 2.0
+    e.controls["shift"].value = 1.5
+    np.testing.assert_allclose(e.figure.data[0].y, 2 * np.sin(2 * X) + 1.5)
+    assert e.params == {"k": 2, "a": 2.0, "shift": 1.5}
+
+
+def test_live_widgets_match_spec():
+    import ipywidgets as w
+
+    e = ex.explore(traces, controls(), mode="live")
+    assert isinstance(e.controls["k"], w.IntSlider) and e.controls["k"].value == 3
+    assert isinstance(e.controls["a"], w.Dropdown) and e.controls["a"].label == "one"
+    # 0.0, 0.5, 1.5 is not evenly spaced: a selection slider over exactly those values
+    assert isinstance(e.controls["shift"], w.SelectionSlider)
+    assert list(e.controls["shift"].options) == [("0", 0.0), ("0.5", 0.5), ("1.5", 1.5)]
+
+
+def test_static_trace_count_and_initial_visibility():
+    e = ex.explore(traces, controls(), mode="static")
+    assert isinstance(e, ex.StaticExplorer)
+    assert e.shape == (4, 2, 3) and e.ntraces == 2
+    assert len(e.figure.data) == 4 * 2 * 3 * 2
+    visible = [i for i, t in enumerate(e.figure.data) if t.visible]
+    k0 = e.grid_index(k=3, a=1.0, shift=0.5)
+    assert k0 == (2 * 2 + 0) * 3 + 1
+    assert visible == [2 * k0, 2 * k0 + 1]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([1, 2, 3, 4]), st.sampled_from([1.0, 2.0]), st.sampled_from([0.0, 0.5, 1.5]))
+def test_static_grid_holds_the_function_at_every_point(k, a, shift):
+    e = STATIC
+    t = e.visible_traces(k=k, a=a, shift=shift)
+    np.testing.assert_allclose(t[0].y, a * np.sin(k * X) + shift, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(t[1].y, np.cos(k * X), rtol=1e-6, atol=1e-6)
+    assert t[0].y.dtype == np.float32
+    # x is uniform: stored as x0/dx, not as an array
+    assert t[0].x is None and t[0].x0 == 0.0 and t[0].dx == pytest.approx(X[1] - X[0])
+
+
+STATIC = ex.explore(traces, controls(), mode="static")
+
+
+def test_static_control_mapping_in_post_script():
+    e = STATIC
+    html = e.to_html()
+    spec = json.loads(re.search(r"var spec = (\{.*?\});", html).group(1))
+    assert spec["order"] == [["s", 0], ["m", 0], ["s", 1]]
+    assert spec["shape"] == [4, 2, 3] and spec["ntraces"] == 2 and spec["total"] == 48
+    assert spec["initial"] == e.grid_index(k=3, a=1.0, shift=0.5)
+    sliders, menus = e.figure.layout.sliders, e.figure.layout.updatemenus
+    assert [s.name for s in sliders] == ["k", "shift"] and [m.name for m in menus] == ["a"]
+    assert [st.label for st in sliders[0].steps] == ["1", "2", "3", "4"]
+    assert all(st.method == "skip" for st in sliders[0].steps)
+    assert sliders[0].active == 2 and sliders[1].active == 1 and menus[0].active == 0
+    assert [b.label for b in menus[0].buttons] == ["one", "two"]
+    # the same flat index the JavaScript computes: row-major over the controls in order
+    for k in range(4):
+        for a in range(2):
+            for s in range(3):
+                assert e.grid_index(k=k + 1, a=[1.0, 2.0][a], shift=[0.0, 0.5, 1.5][s]) == (k * 2 + a) * 3 + s
+    assert "plotly.min.js" not in html and "cdn" not in html.lower()
+
+
+def test_static_html_is_deterministic():
+    a = ex.explore(traces, controls(), mode="static").to_html()
+    b = ex.explore(traces, controls(), mode="static").to_html()
+    strip = lambda h: re.sub(r"nnl-[0-9a-f]+-\d+", "ID", h)  # noqa: E731
+    assert strip(a) == strip(b)
+    assert re.search(r"nnl-([0-9a-f]+)-\d+", a).group(1) == re.search(r"nnl-([0-9a-f]+)-\d+", b).group(1)
+
+
+def test_budget_is_enforced():
+    with pytest.raises(ValueError, match="max_grid"):
+        ex.explore(traces, controls(), mode="static", max_grid=10)
+    with pytest.raises(ValueError, match="max_values"):
+        ex.explore(traces, controls(), mode="static", max_values=1000)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(controls=[]), "controls"),
+        (dict(controls=[ex.slider("k", [1, 2]), ex.slider("k", [3])]), "distinct"),
+        (dict(mode="browser"), "mode"),
+        (dict(func=3), "func"),
+    ],
+)
+def test_bad_explorer_arguments(kwargs, match):
+    args = dict(func=traces, controls=controls())
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        ex.explore(args.pop("func"), args.pop("controls"), **args)
+
+
+def test_bad_controls():
+    with pytest.raises(ValueError, match="slider 'k'"):
+        ex.slider("k", [])
+    with pytest.raises(ValueError, match="finite"):
+        ex.slider("k", [1.0, float("nan")])
+    with pytest.raises(ValueError, match="default"):
+        ex.slider("k", [1, 2], default=5)
+    with pytest.raises(ValueError, match="dropdown 'a'"):
+        ex.dropdown("a", [])
+
+
+def test_inconsistent_trace_count_is_an_error():
+    def f(k):
+        return [dict(x=X, y=X)] * k
+
+    with pytest.raises(ValueError, match="same number of traces"):
+        ex.explore(f, [ex.slider("k", [1, 2])], mode="static")
+
+
+def test_mode_from_environment(monkeypatch):
+    monkeypatch.setenv("NNLANDSCAPE_EXPLORE", "live")
+    assert ex.explore_mode() == "live"
+    monkeypatch.setenv("NNLANDSCAPE_EXPLORE", "static")
+    assert ex.explore_mode() == "static"
+    monkeypatch.setenv("NNLANDSCAPE_EXPLORE", "sometimes")
+    with pytest.raises(ValueError, match="NNLANDSCAPE_EXPLORE"):
+        ex.explore_mode()
+    monkeypatch.delenv("NNLANDSCAPE_EXPLORE")
+    assert ex.explore_mode() == "static"  # no kernel here
