@@ -68,7 +68,12 @@ def open_page(browser, server, page_path):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{server}/{page_path}.html", wait_until="load")
-    page.wait_for_load_state("networkidle")
+    # every plotly figure drawn (plotly adds .main-svg), then a moment for late scripts
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.plotly-graph-div')).every(gd => gd.querySelector('.main-svg'))",
+        timeout=30000,
+    )
+    page.wait_for_timeout(500)
     return page, external, errors
 
 
