@@ -86,7 +86,7 @@ def test_static_control_mapping_in_post_script():
     assert [st.label for st in sliders[0].steps] == ["1", "2", "3", "4"]
     assert all(st.method == "skip" for st in sliders[0].steps)
     assert sliders[0].active == 2 and sliders[1].active == 1 and menus[0].active == 0
-    assert [b.label for b in menus[0].buttons] == ["one", "two"]
+    assert [b.label for b in menus[0].buttons] == ["a: one", "a: two"]
     # the same flat index the JavaScript computes: row-major over the controls in order
     for k in range(4):
         for a in range(2):

@@ -97,7 +97,7 @@ def _leaky_relu(alpha=0.01):
     return _piecewise_linear("leaky_relu", 1.0, alpha, {"alpha": alpha}, f"leaky ReLU (α={alpha:g})")
 
 
-def _shaped_relu(c=1.0, depth=1):
+def _shaped_relu(c=0.5, depth=1):
     r"""Shaped ReLU of depth ``L``: slopes :math:`s_\pm = 1 \pm c/\sqrt{L}`.
 
     As :math:`L \to \infty` at fixed :math:`c` it tends to the identity, and the
@@ -222,7 +222,7 @@ def get_activation(name, **params) -> Activation:
     """Return the :class:`Activation` registered as ``name``.
 
     ``name`` may also be an :class:`Activation`, returned unchanged (``params`` must then be empty).
-    Parameters: ``leaky_relu(alpha=0.01)``, ``shaped_relu(c=1.0, depth=1)``,
+    Parameters: ``leaky_relu(alpha=0.01)``, ``shaped_relu(c=0.5, depth=1)``,
     ``swish(beta=1.0)``, ``softplus(beta=1.0)``; the others take none.
     """
     if isinstance(name, Activation):

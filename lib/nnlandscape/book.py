@@ -20,7 +20,7 @@ __all__ = ["ROOT", "source_files", "source_hash", "is_current", "build", "page_s
 
 ROOT = Path(__file__).resolve().parents[2]
 STAMP = Path("_build") / "html" / ".source-hash"
-_PATTERNS = ("*.md", "*.yml", "*.bib", "chapters/**/*.md", "lib/nnlandscape/**/*.py", "_assets/*.css")
+_PATTERNS = ("*.md", "*.yml", "*.bib", "chapters/**/*.md", "lib/nnlandscape/**/*.py", "_assets/*.css", "_assets/*.js")
 
 
 def source_files(root: Path = ROOT) -> list[Path]:
@@ -59,9 +59,12 @@ def page_sizes(root: Path = ROOT) -> dict[str, int]:
 
 def build(root: Path = ROOT) -> float:
     """Build the book from clean; return the seconds taken. Raises ``RuntimeError`` on failure."""
+    import shutil
+
     stamp = root / STAMP
     if stamp.exists():
         stamp.unlink()
+    shutil.rmtree(root / "_build" / "html" / "reports", ignore_errors=True)  # stale failure logs
     env = dict(os.environ, NNLANDSCAPE_EXPLORE="static", PYDEVD_DISABLE_FILE_VALIDATION="1")
     jb = Path(sys.executable).with_name("jupyter-book")
     t0 = time.perf_counter()

@@ -318,8 +318,14 @@ class StaticExplorer:
         self._add_controls()
 
     def _add_controls(self):
-        sliders, menus, order = [], [], []
+        """Sliders stacked under the plot (first on top), drop-downs above it, sized in pixels."""
+        fig = self.figure
         n_sl = sum(c.kind == "slider" for c in self.spec)
+        has_menus = any(c.kind == "dropdown" for c in self.spec)
+        top = 100 if has_menus else (fig.layout.margin.t if fig.layout.margin.t is not None else 50)
+        bottom = 70 + 95 * n_sl
+        plot_px = fig.layout.height or 340  # height of the plotting area itself
+        sliders, menus, order = [], [], []
         for c in self.spec:
             if c.kind == "slider":
                 k = len(sliders)
@@ -327,8 +333,8 @@ class StaticExplorer:
                 sliders.append(dict(
                     active=c.default_index,
                     currentvalue=dict(prefix=f"{c.label} = ", font=dict(size=13)),
-                    pad=dict(t=30 + 0 * k, b=5),
-                    y=-0.12 - 0.2 * (n_sl - 1 - k), yanchor="top", len=1.0,
+                    pad=dict(t=0, b=0), len=1.0, x=0.0, xanchor="left",
+                    y=-(75 + 95 * k) / plot_px, yanchor="top",
                     steps=[dict(method="skip", label=lab, args=[None]) for lab in c.labels],
                     name=c.name,
                 ))
@@ -336,21 +342,13 @@ class StaticExplorer:
                 k = len(menus)
                 order.append(["m", k])
                 menus.append(dict(
-                    type="dropdown", active=c.default_index, x=0.0 + 0.25 * k, xanchor="left", y=1.16, yanchor="bottom",
-                    buttons=[dict(method="skip", label=lab, args=[None]) for lab in c.labels],
-                    name=c.name, showactive=True,
+                    type="dropdown", active=c.default_index, x=0.3 * k, xanchor="left",
+                    y=1.0 + 40 / plot_px, yanchor="bottom", showactive=True, name=c.name,
+                    buttons=[dict(method="skip", label=f"{c.label}: {lab}", args=[None]) for lab in c.labels],
                 ))
         self._order = order
-        fig = self.figure
-        fig.update_layout(sliders=sliders, updatemenus=menus)
-        if menus:
-            ann = [dict(text=c.label, x=0.25 * k, xref="paper", y=1.27, yref="paper", showarrow=False, xanchor="left",
-                        font=dict(size=12)) for k, c in enumerate(c for c in self.spec if c.kind == "dropdown")]
-            fig.update_layout(annotations=list(fig.layout.annotations or ()) + ann)
-        top = 110 if menus else (fig.layout.margin.t or 50)
-        bottom = 60 + 95 * n_sl
-        height = fig.layout.height or 430
-        fig.update_layout(margin=dict(t=top, b=bottom), height=height + 95 * n_sl + (60 if menus else 0))
+        fig.update_layout(sliders=sliders, updatemenus=menus, height=plot_px + top + bottom,
+                          margin=dict(t=top, b=bottom))
 
     @property
     def post_script(self) -> str:
