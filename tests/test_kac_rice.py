@@ -1,0 +1,295 @@
+"""Tests of nnlandscape.kac_rice: closed forms, exact special fields, Morse/GKF identities, depth asymptotics."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate, special
+
+from nnlandscape import kac_rice as kr
+
+by_index = kr.expected_critical_points_by_index
+SETTINGS = settings(max_examples=15, deadline=None)
+
+
+# ---------------------------------------------------------------- GOE machinery
+def test_pfaffian_squared_is_determinant():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 8, 8)) + 1j * rng.normal(size=(6, 8, 8))
+    A = X - np.swapaxes(X, 1, 2)
+    np.testing.assert_allclose(kr._pfaffian(A) ** 2, np.linalg.det(A), rtol=1e-10)
+    # Pf of the standard symplectic block matrix is 1
+    J = np.kron(np.eye(3), np.array([[0.0, 1.0], [-1.0, 0.0]]))
+    assert kr._pfaffian(J[None])[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_goe_moments_match_monte_carlo(dim):
+    """F_k(s) = E[|det(G+s)| 1{ind = k}] against 60k sampled GOE matrices, within 5 standard errors."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(60_000, dim, dim))
+    ev = np.linalg.eigvalsh((X + np.swapaxes(X, 1, 2)) / math.sqrt(2.0))  # Var G_ii = 2, G_ij = 1
+    s = np.array([-1.0, 0.3, 1.5])
+    F = kr.goe_det_moments(s, dim)
+    for j, sj in enumerate(s):
+        lam = ev + sj
+        det = np.abs(lam.prod(axis=1))
+        ind = (lam < 0).sum(axis=1)
+        for k in range(dim + 1):
+            x = det * (ind == k)
+            se = x.std() / math.sqrt(len(x))
+            assert abs(F[k, j] - x.mean()) < 5 * se + 1e-3, (dim, sj, k)
+
+
+@SETTINGS
+@given(st.integers(1, 8), st.floats(-30, 30))
+def test_goe_alternating_sum_is_hermite(dim, s):
+    """sum_k (-1)^k F_k(s) = E det(G + s) = He_d(s) (only involutions survive in the expansion)."""
+    F = kr.goe_det_moments(s, dim)
+    val = float(((-1.0) ** np.arange(dim + 1)) @ F)
+    ref = special.eval_hermitenorm(dim, s)
+    assert val == pytest.approx(ref, rel=1e-7, abs=1e-7 * (1 + abs(s)) ** dim)
+
+
+# ---------------------------------------------------------------- exact special fields
+@pytest.mark.parametrize("dim", range(1, 8))
+def test_linear_field_has_one_min_one_max(dim):
+    """K(t) = t: f = <a, x> has exactly its max and min at +-a/|a|."""
+    c = by_index(1.0, 0.0, dim, method="goe")
+    expect = np.zeros(dim + 1)
+    expect[[0, dim]] = 1.0
+    np.testing.assert_allclose(c, expect, atol=1e-9)
+
+
+@pytest.mark.parametrize("dim", range(1, 8))
+def test_quadratic_form_has_two_points_of_each_index(dim):
+    """K(t) = t^2 (k1 = k2 = 2): f = x^T A x has critical points +-v_k at the eigenvectors, 2 of each index."""
+    np.testing.assert_allclose(by_index(2.0, 2.0, dim, method="goe"), 2.0, rtol=1e-6)
+
+
+def test_linear_field_thresholds_are_chi_tails():
+    """K(t) = t on S^d: the max has height |a| ~ chi_{d+1}, so E N_d(u) = P(chi_{d+1} > u)."""
+    from scipy import stats
+
+    for dim in (1, 2, 3):
+        for u in (-0.5, 0.7, 2.0):
+            c = by_index(1.0, 0.0, dim, above=u, method="goe")
+            assert c[dim] == pytest.approx(stats.chi.sf(u, dim + 1), abs=1e-8)
+            assert c[0] == pytest.approx(stats.chi.cdf(-u, dim + 1), abs=1e-8)  # the min is -|a|
+
+
+# ---------------------------------------------------------------- closed forms vs GOE evaluation
+PAIRS = [(1.0, 0.0), (0.5, 0.3), (2.0, 2.0), (3.0, 10.0), (0.01, 0.2), (1.2, 40.0)]
+
+
+@pytest.mark.parametrize("k1,k2", PAIRS)
+def test_circle_rice_and_sphere_closed_forms_match_goe(k1, k2):
+    for dim in (1, 2):
+        a = by_index(k1, k2, dim, method="goe")
+        b = by_index(k1, k2, dim, method="closed")
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+        for u in (-1.0, 0.4, 2.5):
+            a = by_index(k1, k2, dim, above=u, method="goe")
+            b = by_index(k1, k2, dim, above=u, method="closed")
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_circle_total_is_rice_formula():
+    """Rice: on S^1 the zeros of f' number 2 sqrt(lambda4/lambda2), lambda2 = k1, lambda4 = k1 + 3 k2."""
+    assert kr.expected_critical_points(0.7, 1.1, 1) == pytest.approx(2 * math.sqrt((0.7 + 3.3) / 0.7))
+
+
+def test_sphere_closed_form_against_direct_double_integral():
+    """S^2 maxima above u from a direct 2-D integral over the Hessian eigenvalues (m +- r) and f."""
+    k1, k2, u = 0.8, 0.9, 0.6
+    v = k1 + 2 * k2  # variance of M = (l1 + l2)/2; r is Rayleigh(sqrt(k2))
+    tau = math.sqrt(1 - k1**2 / v)
+
+    def integrand(r, m):
+        p_f = special.ndtr(-(u + k1 * m / v) / tau)
+        return (m * m - r * r) * p_f * math.exp(-m * m / (2 * v)) / math.sqrt(2 * math.pi * v) * (r / k2) * math.exp(
+            -r * r / (2 * k2))
+
+    val = integrate.dblquad(integrand, -12 * math.sqrt(v), 0.0, 0.0, lambda m: -m, epsabs=1e-11)[0]
+    assert by_index(k1, k2, 2, above=u, method="goe")[2] == pytest.approx(2 / k1 * val, rel=1e-6)
+
+
+@SETTINGS
+@given(st.integers(1, 8), st.floats(0.05, 3.0), st.floats(0.0, 30.0))
+def test_morse_relation(dim, k1, eta):
+    """sum_k (-1)^k E N_k = chi(S^d) = 1 + (-1)^d for every admissible (k1, k2)."""
+    k2 = max(eta * k1, k1 * k1 - k1)
+    c = by_index(k1, k2, dim, method="goe")
+    assert float(((-1.0) ** np.arange(dim + 1)) @ c) == pytest.approx(1 + (-1) ** dim, abs=1e-6 * (1 + c.sum()))
+    assert np.all(c >= 0)
+
+
+@SETTINGS
+@given(st.integers(1, 4), st.floats(0.1, 2.0), st.floats(0.0, 10.0), st.floats(-3.0, 3.0))
+def test_thresholded_euler_characteristic_is_kinematic_formula(dim, k1, eta, u):
+    """sum_k (-1)^(d-k) E N_k(u) = E chi({f >= u}) (Gaussian kinematic formula, Adler-Taylor)."""
+    k2 = max(eta * k1, k1 * k1 - k1)
+    c = by_index(k1, k2, dim, above=u, method="goe")
+    alt = float(((-1.0) ** (dim - np.arange(dim + 1))) @ c)
+    assert alt == pytest.approx(kr.expected_euler_characteristic(k1, dim, u), abs=1e-6 * (1 + c.sum()))
+
+
+def test_threshold_limits_and_monotonicity():
+    tot = by_index(0.9, 1.7, 3)
+    np.testing.assert_allclose(by_index(0.9, 1.7, 3, above=-40.0), tot, rtol=1e-9)
+    np.testing.assert_allclose(by_index(0.9, 1.7, 3, above=40.0), 0.0, atol=1e-12)
+    us = np.linspace(-3, 3, 7)
+    vals = [kr.expected_critical_points(0.9, 1.7, 3, above=u) for u in us]
+    assert np.all(np.diff(vals) < 0)
+
+
+def test_gkf_sphere_two():
+    """E chi(A_u) on S^2 = 2 Phibar(u) + 4 pi k1 (2 pi)^(-3/2) u e^(-u^2/2)."""
+    k1, u = 1.3, 0.8
+    ref = 2 * special.ndtr(-u) + 4 * math.pi * k1 * (2 * math.pi) ** -1.5 * u * math.exp(-u * u / 2)
+    assert kr.expected_euler_characteristic(k1, 2, u) == pytest.approx(ref)
+
+
+# ---------------------------------------------------------------- depth
+def test_composed_derivatives_match_polynomial_composition():
+    """kappa(t) = a t + (1 - a) t^2 composed L times with numpy polynomials."""
+    from numpy.polynomial import Polynomial as P
+
+    a = 0.3
+    kappa = P([0.0, a, 1 - a])
+    K = P([0.0, 1.0])
+    for L in range(1, 5):
+        K = kappa(K)
+        k1, k2 = kr.composed_derivatives(kappa.deriv(1)(1.0), kappa.deriv(2)(1.0), L)
+        assert k1 == pytest.approx(K.deriv(1)(1.0), rel=1e-12)
+        assert k2 == pytest.approx(K.deriv(2)(1.0), rel=1e-12)
+    k1, k2 = kr.composed_derivatives(1.0, 0.7, [1, 5, 9])
+    np.testing.assert_allclose(k2, 0.7 * np.array([1, 5, 9]))
+
+
+def test_symbolic_derivation_agrees_with_numeric():
+    sym = kr.symbolic_depth_derivatives()
+    chi, kappa2, L = sym["chi"], sym["kappa2"], sym["L"]
+    for c, k, depth in [(0.7, 0.4, 6), (1.4, 2.0, 5)]:
+        k1, k2 = kr.composed_derivatives(c, k, depth)
+        sub = {chi: c, kappa2: k, L: depth}
+        assert float(sym["k1"].subs(sub)) == pytest.approx(k1)
+        assert float(sym["k2"].subs(sub)) == pytest.approx(k2)
+    assert float(sym["eta_limit_ordered"].subs({chi: 0.6, kappa2: 0.3})) == pytest.approx(0.3 / (0.6 * 0.4))
+    assert float(sym["eta_leading_chaotic"].subs({chi: 1.5, kappa2: 0.3})) == pytest.approx(0.3 / (1.5 * 0.5))
+    assert float(sym["k2_edge"].subs({kappa2: 0.3, L: 7})) == pytest.approx(2.1)
+
+
+@pytest.mark.parametrize("chi,kappa2,regime", [(0.8, 0.5, "ordered"), (1.0, 0.5, "edge"), (1.3, 0.8, "chaotic")])
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_depth_asymptotics_match_numerical_counts(chi, kappa2, regime, dim):
+    asym = kr.depth_asymptotics(chi, kappa2, dim)
+    assert asym.regime == regime
+    ratios = []
+    for L in (10, 40, 160):
+        k1, k2 = kr.composed_derivatives(chi, kappa2, L)
+        if not (k1 > 1e-250 and np.isfinite(k2) and k1 < 1e250):
+            continue
+        ratios.append(kr.expected_critical_points(k1, k2, dim) / asym.leading(L))
+    err = np.abs(np.array(ratios) - 1)
+    assert err[-1] < 0.02 and err[-1] <= err[0] + 1e-12
+
+
+def test_depth_asymptotics_with_threshold_and_index():
+    """At the edge the height decorrelates from the Hessian only like rho ~ (kappa2 L)^(-1/2): slow."""
+    for chi, kappa2 in [(0.8, 0.5), (1.0, 0.5), (1.3, 0.8)]:
+        asym = kr.depth_asymptotics(chi, kappa2, 2, index=2, above=0.5)
+        L = 60 if chi != 1.0 else 40_000
+        k1, k2 = kr.composed_derivatives(chi, kappa2, L)
+        num = kr.expected_critical_points(k1, k2, 2, index=2, above=0.5)
+        assert num / asym.leading(L) == pytest.approx(1.0, abs=0.02)
+
+
+def test_large_eta_constants():
+    """eta -> inf: E N ~ 2 sqrt(3) eta^(1/2) on S^1 and (8/sqrt 3) eta on S^2 (series of the closed forms)."""
+    assert kr.depth_asymptotics(1.0, 1.0, 1).constant == pytest.approx(2 * math.sqrt(3), rel=1e-9)
+    assert kr.depth_asymptotics(1.0, 1.0, 2).constant == pytest.approx(8 / math.sqrt(3), rel=1e-8)
+    a = kr.depth_asymptotics(1.0, 1.0, 2, index=1)
+    assert a.constant == pytest.approx(4 / math.sqrt(3), rel=1e-8)
+
+
+# ---------------------------------------------------------------- networks
+kernels = pytest.importorskip("nnlandscape.kernels")
+
+
+@pytest.mark.parametrize("act", ["tanh", "erf", "sin", "swish"])
+def test_network_derivatives_match_normalized_kernel(act):
+    k1, k2 = kr.network_derivatives(act, [1, 4], sigma_w2=1.6, sigma_b2=0.2)
+    for i, L in enumerate([1, 4]):
+        ref1 = kernels.normalized_kernel(act, L, 1.0, sigma_w2=1.6, sigma_b2=0.2, derivative=1)
+        ref2 = kernels.normalized_kernel(act, L, 1.0, sigma_w2=1.6, sigma_b2=0.2, derivative=2)
+        assert k1[i] == pytest.approx(ref1, rel=1e-9)
+        assert k2[i] == pytest.approx(ref2, rel=1e-9)
+
+
+def test_linear_network_has_two_critical_points():
+    np.testing.assert_allclose(kr.network_critical_points("linear", [1, 5, 20], 2, sigma_w2=0.8, sigma_b2=0.3), 2.0,
+                               atol=1e-9)
+
+
+def test_network_counts_follow_their_kernel():
+    k1, k2 = kr.network_derivatives("erf", 3, sigma_w2=2.5, sigma_b2=0.1)
+    got = kr.network_critical_points("erf", 3, 3, sigma_w2=2.5, sigma_b2=0.1, index=1)
+    assert got == pytest.approx(kr.expected_critical_points(k1, k2, 3, index=1))
+
+
+def test_regime_map():
+    gh_x, gh_w = np.polynomial.hermite_e.hermegauss(120)
+    gh_w = gh_w / gh_w.sum()
+    # erf with bias: iterate q* by Gauss-Hermite (independent of kernels' closed form)
+    sw, sb = 3.0, 0.5
+    q = 1.0
+    for _ in range(2000):
+        q = sw * gh_w @ special.erf(math.sqrt(q) * gh_x) ** 2 + sb
+    d1 = 2 / math.sqrt(math.pi) * np.exp(-q * gh_x**2)
+    d2 = -2 * math.sqrt(q) * gh_x * d1
+    r = kr.regime("erf", sigma_w2=sw, sigma_b2=sb)
+    assert r.q_star == pytest.approx(q, rel=1e-8)
+    assert r.chi == pytest.approx(sw * gh_w @ d1**2, rel=1e-8)
+    assert r.kappa2 == pytest.approx(sw * q * gh_w @ d2**2, rel=1e-6)
+    assert r.name == ("chaotic" if r.chi > 1 else "ordered")
+    assert kr.regime("tanh", sigma_w2=0.5).name == "ordered"
+    assert kr.regime("tanh", sigma_w2=0.5).chi == pytest.approx(0.5)
+    assert kr.regime("tanh", sigma_w2=3.0).name == "chaotic"
+    assert kr.regime("relu", sigma_w2=2.0) == kr.Regime("edge", 1.0, math.inf, 2.0, False)
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: kr.expected_critical_points(1.0, 0.5, 0),
+        lambda: kr.expected_critical_points(1.0, 0.5, kr.MAX_DIM + 1),
+        lambda: kr.expected_critical_points(1.0, 0.5, 2, index=3),
+        lambda: kr.expected_critical_points(1.0, math.inf, 2),
+        lambda: kr.expected_critical_points(0.0, 0.5, 2),
+        lambda: kr.expected_critical_points(2.0, 0.5, 2),  # k1 + k2 < k1^2: no such covariance
+        lambda: kr.expected_critical_points(1.0, 0.5, 2, above=math.nan),
+        lambda: kr.expected_critical_points(1.0, 0.5, 2, method="mc"),
+        lambda: kr.expected_critical_points(1.0, 0.5, 3, method="closed"),
+        lambda: kr.network_critical_points("relu", 3, 2, sigma_w2=2.0),
+        lambda: kr.network_critical_points("leaky_relu", 3, 2),
+        lambda: kr.network_critical_points("tanh", 0, 2),
+        lambda: kr.network_critical_points("tanh", 2, 0),
+        lambda: kr.network_critical_points("nope", 2, 2),
+        lambda: kr.composed_derivatives(1.2, 0.3, 0),
+        lambda: kr.depth_asymptotics(1.2, 0.0, 2),
+        lambda: kr.regime("softplus", sigma_w2=50.0, sigma_b2=1.0),
+    ],
+)
+def test_bad_input_raises_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_relu_error_names_the_cusp():
+    with pytest.raises(ValueError, match="cusp"):
+        kr.network_critical_points("relu", 2, 1)
