@@ -115,18 +115,23 @@ def dropdown(name: str, options, default=None, *, label: str | None = None) -> C
     return Control("dropdown", name, vals, labels, _index_of(name, vals, default), label or name)
 
 
-def explore_mode() -> str:
-    """Return ``"static"`` or ``"live"`` (see the module docstring)."""
-    mode = os.environ.get("NNLANDSCAPE_EXPLORE")
-    if mode:
-        return check_choice("NNLANDSCAPE_EXPLORE", mode, ("static", "live"))
+def _in_kernel() -> bool:
+    """``True`` inside a Jupyter kernel (where widgets can have a front end)."""
     try:
         from IPython import get_ipython
 
         ip = get_ipython()
     except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
         ip = None
-    return "live" if ip is not None and hasattr(ip, "kernel") else "static"
+    return ip is not None and hasattr(ip, "kernel")
+
+
+def explore_mode() -> str:
+    """Return ``"static"`` or ``"live"`` (see the module docstring)."""
+    mode = os.environ.get("NNLANDSCAPE_EXPLORE")
+    if mode:
+        return check_choice("NNLANDSCAPE_EXPLORE", mode, ("static", "live"))
+    return "live" if _in_kernel() else "static"
 
 
 def _check_controls(controls) -> tuple[Control, ...]:
@@ -237,11 +242,12 @@ class LiveExplorer:
         else:
             self.figure.data = []
             self.figure.add_traces(traces)
-        from IPython.display import display as ipy_display
+        if _in_kernel():  # outside a kernel there is no front end to draw into
+            from IPython.display import display as ipy_display
 
-        self.output.clear_output(wait=True)
-        with self.output:
-            ipy_display(self.figure)
+            self.output.clear_output(wait=True)
+            with self.output:
+                ipy_display(self.figure)
 
     def _ipython_display_(self):
         from IPython.display import display as ipy_display
