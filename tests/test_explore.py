@@ -155,3 +155,17 @@ def test_mode_from_environment(monkeypatch):
         ex.explore_mode()
     monkeypatch.delenv("NNLANDSCAPE_EXPLORE")
     assert ex.explore_mode() == "static"  # no kernel here
+
+
+def test_check_real_array_rejects_and_accepts():
+    from nnlandscape._checks import check_int, check_real_array
+
+    np.testing.assert_array_equal(check_real_array("q", [0.5, -1, 1], -1, 1), [0.5, -1.0, 1.0])
+    for bad, match in [([0.5, 1.2], "out of range"), ([np.nan], "non-finite"), ("a", "finite real"), (True, "finite real")]:
+        with pytest.raises(ValueError, match=match):
+            check_real_array("q", bad, -1, 1)
+    with pytest.raises(ValueError, match=r"T is out of range.*\(0, inf\]"):
+        check_real_array("T", [0.0, 1.0], 0, low_open=True)
+    with pytest.raises(ValueError, match="integer"):
+        check_int("depth", True, 1)
+    assert check_int("depth", 3.0, 1) == 3

@@ -10,7 +10,7 @@ import math
 import numbers
 from typing import Iterable
 
-__all__ = ["check_choice", "check_int", "check_real", "check_finite_array"]
+__all__ = ["check_choice", "check_int", "check_real", "check_finite_array", "check_real_array"]
 
 
 def check_choice(name: str, value, choices: Iterable):
@@ -78,4 +78,40 @@ def check_finite_array(name: str, value, dtype=float):
     arr = np.asarray(value, dtype=dtype)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values")
+    return arr
+
+
+def check_real_array(
+    name: str,
+    value,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+):
+    """Return ``value`` as a float array if every entry is a finite real in the given interval.
+
+    Booleans and non-numeric input are rejected (``True`` is not the number 1 here).
+    """
+    import numpy as np
+
+    lb, rb = ("(" if low_open else "["), (")" if high_open else "]")
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    allowed = f"finite real numbers in {lb}{lo}, {hi}{rb}"
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    arr = raw.astype(float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be {allowed}; got non-finite values")
+    if arr.size:
+        bad = np.zeros(arr.shape, bool)
+        if low is not None:
+            bad |= arr <= low if low_open else arr < low
+        if high is not None:
+            bad |= arr >= high if high_open else arr > high
+        if bad.any():
+            raise ValueError(f"{name} is out of range (got values in [{arr.min():g}, {arr.max():g}]); allowed: {allowed}")
     return arr

@@ -105,7 +105,7 @@ import warnings
 import numpy as np
 from scipy import special
 
-from ._checks import check_choice, check_finite_array, check_int, check_real
+from ._checks import check_choice, check_finite_array, check_int, check_real, check_real_array
 from .activations import Activation, get_activation
 
 __all__ = [
@@ -327,8 +327,6 @@ def _resolve(activation):
 
 def _check_common(activation, depth, sigma_w2, sigma_b2):
     act = _resolve(activation)
-    if isinstance(depth, (bool, np.bool_)):  # check_int would accept True as 1
-        raise ValueError(f"depth must be an integer >= 1, got {depth!r}")
     depth = check_int("depth", depth, 1)
     sigma_w2 = check_real("sigma_w2", sigma_w2, 0.0, low_open=True)
     sigma_b2 = check_real("sigma_b2", sigma_b2, 0.0)
@@ -336,15 +334,7 @@ def _check_common(activation, depth, sigma_w2, sigma_b2):
 
 
 def _check_q(q):
-    if isinstance(q, (bool, np.bool_)):
-        raise ValueError(f"q must be real numbers in [-1, 1], got {q!r}")
-    try:
-        q = check_finite_array("q", q)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"q must be finite real numbers in [-1, 1] ({exc})") from None
-    if q.size and (q.min() < -1.0 or q.max() > 1.0):
-        raise ValueError(f"q is out of range (got values in [{q.min():g}, {q.max():g}]); allowed: [-1, 1]")
-    return q
+    return check_real_array("q", q, -1.0, 1.0)
 
 
 # ----------------------------------------------------------------------------
