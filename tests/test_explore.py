@@ -164,7 +164,7 @@ def test_check_real_array_rejects_and_accepts():
     for bad, match in [([0.5, 1.2], "out of range"), ([np.nan], "non-finite"), ("a", "finite real"), (True, "finite real")]:
         with pytest.raises(ValueError, match=match):
             check_real_array("q", bad, -1, 1)
-    with pytest.raises(ValueError, match=r"T is out of range.*\(0, inf\]"):
+    with pytest.raises(ValueError, match=r"T is out of range.*\(0, inf\)"):
         check_real_array("T", [0.0, 1.0], 0, low_open=True)
     with pytest.raises(ValueError, match="integer"):
         check_int("depth", True, 1)

@@ -293,3 +293,50 @@ def test_bad_input_raises_value_error(call):
 def test_relu_error_names_the_cusp():
     with pytest.raises(ValueError, match="cusp"):
         kr.network_critical_points("relu", 2, 1)
+
+
+# ---------------------------------------------------------------- by index, edge of chaos (chapter 05)
+def test_network_counts_by_index_agree_with_single_index_calls():
+    depths = [1, 3, 8]
+    for dim, above in [(1, None), (2, None), (2, 0.7), (3, -0.2)]:
+        rows = kr.network_critical_points_by_index("erf", depths, dim, sigma_w2=1.8, sigma_b2=0.1, above=above)
+        assert rows.shape == (3, dim + 1)
+        tot = kr.network_critical_points("erf", depths, dim, sigma_w2=1.8, sigma_b2=0.1, above=above)
+        np.testing.assert_allclose(rows.sum(axis=1), tot, rtol=1e-12)
+        for k in range(dim + 1):
+            np.testing.assert_allclose(
+                rows[:, k], kr.network_critical_points("erf", depths, dim, sigma_w2=1.8, sigma_b2=0.1, index=k,
+                                                       above=above), rtol=1e-12)
+        if above is None:  # minima and maxima are exchanged by f -> -f
+            np.testing.assert_allclose(rows[:, 0], rows[:, -1], rtol=1e-9)
+    assert kr.network_critical_points_by_index("sin", 2, 1).shape == (2,)
+
+
+def test_edge_of_chaos_closed_forms():
+    # sigma_b2 = 0: q* = 0 and chi = sigma_w2 phi'(0)^2; erf'(0) = 2/sqrt(pi), tanh'(0) = sin'(0) = 1
+    assert kr.edge_of_chaos("erf") == pytest.approx(math.pi / 4, rel=1e-7)
+    assert kr.edge_of_chaos("tanh") == pytest.approx(1.0, rel=1e-6)
+    assert kr.edge_of_chaos("sin") == pytest.approx(1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("act", ["tanh", "erf", "sin"])
+def test_edge_of_chaos_is_chi_one_and_grows_with_bias(act):
+    edges = [kr.edge_of_chaos(act, sigma_b2=sb) for sb in (0.02, 0.1, 0.4)]
+    assert edges[0] < edges[1] < edges[2]  # more bias needs more weight variance to be chaotic
+    for sb, sw in zip((0.02, 0.1, 0.4), edges):
+        assert kr.regime(act, sigma_w2=sw, sigma_b2=sb).chi == pytest.approx(1.0, abs=1e-9)
+        assert kr.regime(act, sigma_w2=0.95 * sw, sigma_b2=sb).name == "ordered"
+        assert kr.regime(act, sigma_w2=1.05 * sw, sigma_b2=sb).name == "chaotic"
+
+
+@pytest.mark.parametrize("call", [
+    lambda: kr.edge_of_chaos("relu"),  # homogeneous: chi = 1 everywhere
+    lambda: kr.edge_of_chaos("sigmoid", sigma_b2=0.1),  # chi < 1 on the whole range
+    lambda: kr.edge_of_chaos("tanh", sigma_b2=-1.0),
+    lambda: kr.network_critical_points_by_index("relu", 2, 2),
+    lambda: kr.network_critical_points_by_index("tanh", 0, 2),
+    lambda: kr.network_critical_points_by_index("tanh", 2, 0),
+])
+def test_chapter05_bad_input(call):
+    with pytest.raises(ValueError):
+        call()

@@ -163,3 +163,47 @@ def test_empirical_covariance_bad_input():
         empirical_covariance("tanh", 1, 8, 1.5, n_networks=4)
     with pytest.raises(ValueError):
         empirical_covariance("tanh", 1, 8, 0.3, n_networks=1)
+
+
+# --------------------------------------------------------------------------- one held network
+def test_sample_network_is_network_i_of_sample_outputs():
+    X = _inputs(k=5, N=4, seed=2)
+    kw = dict(sigma_w2=1.7, sigma_b2=0.3, seed=21)
+    F = sample_outputs("erf", 3, 12, X, n_networks=4, method="weights", **kw)
+    for i in range(4):
+        net = rn.sample_network("erf", 3, 12, 4, index=i, **kw)
+        np.testing.assert_allclose(net(X), F[i], rtol=1e-12, atol=1e-14)
+    assert (net.depth, net.width, net.input_dim) == (3, 12, 4)
+
+
+def test_sample_network_vectorises_over_leading_axes():
+    net = rn.sample_network("tanh", 2, 9, 3, sigma_w2=2.0, seed=4)
+    P = np.random.default_rng(0).normal(size=(4, 5, 3))
+    out = net(P)
+    assert out.shape == (4, 5)
+    np.testing.assert_allclose(out.reshape(-1), net(P.reshape(-1, 3)), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out[2, 3], net(P[2, 3]), rtol=1e-12, atol=1e-14)
+    assert not np.allclose(out, rn.sample_network("tanh", 2, 9, 3, sigma_w2=2.0, seed=5)(P))
+
+
+def test_sample_network_linear_closed_form():
+    """A linear network is the product of its scaled weight matrices: f(x) = x . w_eff + b_eff."""
+    net = rn.sample_network("linear", 2, 6, 3, sigma_w2=1.3, sigma_b2=0.2, seed=9)
+    sw, sb = math.sqrt(1.3), math.sqrt(0.2)
+    W = [w * sw / math.sqrt(w.shape[0]) for w in net.weights]
+    weff = W[0] @ W[1] @ W[2]
+    beff = (sb * net.biases[0]) @ W[1] @ W[2] + (sb * net.biases[1]) @ W[2] + sb * net.biases[2]
+    X = np.random.default_rng(3).normal(size=(7, 3))
+    np.testing.assert_allclose(net(X), (X @ weff + beff)[:, 0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [dict(depth=0), dict(width=0), dict(N=0), dict(index=-1), dict(sigma_w2=0.0),
+                                    dict(sigma_b2=-0.1), dict(depth=True)])
+def test_sample_network_bad_input(kwargs):
+    args = dict(activation="tanh", depth=2, width=5, N=3) | kwargs
+    with pytest.raises(ValueError):
+        rn.sample_network(**args)
+    net = rn.sample_network("tanh", 2, 5, 3)
+    for X in (np.ones((4, 2)), np.array([[np.nan, 0.0, 1.0]])):
+        with pytest.raises(ValueError):
+            net(X)

@@ -192,3 +192,52 @@ def test_network_field_is_the_same_network_at_new_points():
 def test_bad_input_raises_value_error(call):
     with np.errstate(all="ignore"), pytest.raises(ValueError):
         call()
+
+
+# ---------------------------------------------------------------- network counts (chapter 05)
+def test_network_field_equals_sample_outputs():
+    P = sf.fibonacci_sphere(20)
+    f = sf.network_field("sin", 2, 30, 2, sigma_w2=1.5, sigma_b2=0.1, seed=8, index=3)
+    F = random_nets.sample_outputs("sin", 2, 30, math.sqrt(3) * P, n_networks=5, sigma_w2=1.5, sigma_b2=0.1,
+                                   seed=8, method="weights")
+    np.testing.assert_allclose(f(P), F[3], rtol=1e-12, atol=1e-14)
+    assert f.net.width == 30
+
+
+def test_network_counts_seeded_and_thresholds():
+    kw = dict(n_networks=6, sigma_w2=2.0, sigma_b2=0.05, seed=3)
+    c = sf.network_counts("tanh", 2, 60, 1, 256, **kw)
+    assert c.shape == (6, 2) and np.array_equal(c, sf.network_counts("tanh", 2, 60, 1, 256, **kw))
+    np.testing.assert_array_equal(c[:, 0], c[:, 1])  # on a circle minima and maxima alternate
+    assert np.array_equal(c, sf.network_counts("tanh", 2, 60, 1, 256, above=-1e6, **kw))
+    assert sf.network_counts("tanh", 2, 60, 1, 256, above=1e6, **kw).sum() == 0
+    hi = sf.network_counts("tanh", 2, 60, 1, 256, above=0.5, **kw)
+    assert np.all(hi <= c) and hi.sum() < c.sum()
+
+
+def test_network_counts_on_circle_match_kac_rice():
+    """Theory vs simulation: 60 tanh networks of width 200 on S^1 against the infinite-width Rice count.
+
+    Tolerance: 4 standard errors plus 3% for the O(1/width) finite-width bias of the kernel.
+    """
+    c = sf.network_counts("tanh", 2, 200, 1, 512, n_networks=60, sigma_w2=2.5, sigma_b2=0.05, seed=11).sum(1)
+    m, se = sf.mean_counts(c)
+    theory = kr.network_critical_points("tanh", 2, 1, sigma_w2=2.5, sigma_b2=0.05)
+    assert abs(m - theory) < 4 * se + 0.03 * theory, (m, se, theory)
+    # and it would fail against a wrong depth
+    wrong = kr.network_critical_points("tanh", 5, 1, sigma_w2=2.5, sigma_b2=0.05)
+    assert abs(m - wrong) > 4 * se + 0.03 * theory
+
+
+@pytest.mark.parametrize("call", [
+    lambda: sf.network_counts("tanh", 2, 20, 3, 1000, n_networks=2),
+    lambda: sf.network_counts("tanh", 2, 20, 2, 50, n_networks=2),  # resolution too small for S^2
+    lambda: sf.network_counts("tanh", 2, 20, 1, 8, n_networks=2),  # too small for S^1
+    lambda: sf.network_counts("tanh", 0, 20, 1, 64, n_networks=2),
+    lambda: sf.network_counts("tanh", 2, 20, 1, 64, n_networks=0),
+    lambda: sf.network_field("tanh", 2, 20, 0),
+    lambda: sf.network_field("tanh", 2, 20, 2)(np.ones((3, 2))),
+])
+def test_network_counts_bad_input(call):
+    with pytest.raises(ValueError):
+        call()

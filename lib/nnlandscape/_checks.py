@@ -63,8 +63,8 @@ def check_real(
     if high is not None:
         bad |= value >= high if high_open else value > high
     if bad:
-        lb = "(" if low_open else "["
-        rb = ")" if high_open else "]"
+        lb = "(" if low_open or low is None else "["
+        rb = ")" if high_open or high is None else "]"
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         raise ValueError(f"{name}={value!r} is out of range; allowed: finite values in {lb}{lo}, {hi}{rb}")
@@ -96,7 +96,8 @@ def check_real_array(
     """
     import numpy as np
 
-    lb, rb = ("(" if low_open else "["), (")" if high_open else "]")
+    lb = "(" if low_open or low is None else "["
+    rb = ")" if high_open or high is None else "]"
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
     allowed = f"finite real numbers in {lb}{lo}, {hi}{rb}"

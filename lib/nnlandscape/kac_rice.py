@@ -102,6 +102,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -120,6 +121,8 @@ __all__ = [
     "composed_derivatives",
     "network_derivatives",
     "network_critical_points",
+    "network_critical_points_by_index",
+    "edge_of_chaos",
     "Regime",
     "regime",
     "DepthAsymptotics",
@@ -716,6 +719,78 @@ def network_critical_points(activation, depth, dim, *, sigma_w2=1.0, sigma_b2=0.
         b = max(b, a * a - a, 0.0)  # round-off: a valid kernel has k1 + k2 >= k1^2
         out[i] = expected_critical_points(a, b, dim, index=index, above=above)
     return float(out[0]) if scalar else out
+
+
+def network_critical_points_by_index(activation, depth, dim, *, sigma_w2=1.0, sigma_b2=0.0, above=None):
+    r"""All index counts :math:`[\mathbb E N_0, \dots, \mathbb E N_d]` of the network field, for each depth.
+
+    Same conventions and errors as :func:`network_critical_points` (one kernel
+    pass, one Kac-Rice evaluation per depth for all indices at once). Returns an
+    array ``(dim + 1,)`` for an integer ``depth`` and ``(len(depth), dim + 1)``
+    for a sequence.
+    """
+    act = _resolve_activation(activation)
+    dim = _check_dim(dim)
+    above = _check_above(above)
+    if not act.smooth:
+        raise _regularity_error(act)
+    k1, k2 = network_derivatives(act, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+    scalar = np.ndim(k1) == 0
+    k1, k2 = np.atleast_1d(k1), np.atleast_1d(k2)
+    out = np.empty((k1.size, dim + 1))
+    for i, (a, b) in enumerate(zip(k1, k2)):
+        if not math.isfinite(b):
+            raise _regularity_error(act)
+        if not a > 0:
+            raise ValueError(
+                f"the normalised kernel slope K'(1) = {a:g} vanished (deep ordered network: the field is "
+                "numerically constant); use a smaller depth"
+            )
+        b = max(b, a * a - a, 0.0)
+        out[i] = expected_critical_points_by_index(a, b, dim, above=above)
+    return out[0] if scalar else out
+
+
+def edge_of_chaos(activation, *, sigma_b2=0.0, sigma_w2_max=20.0):
+    r"""The weight variance :math:`\sigma_w^2` on the edge of chaos, :math:`\chi(\sigma_w^2, \sigma_b^2) = 1`.
+
+    :math:`\chi = \kappa'(1)` is the slope of the normalised layer map at the
+    variance fixed point (:func:`regime`). Solved by Brent's method
+    (:func:`scipy.optimize.brentq`) on :math:`\log\chi` over
+    :math:`(0, \sigma_w^2_{\max}]`, bracketed by a log-spaced scan. Raises
+    :class:`ValueError` when :math:`\chi < 1` on the whole range or the variance
+    diverges before :math:`\chi` reaches 1 (e.g. swish, softplus at large
+    :math:`\sigma_w^2`), and for positively homogeneous activations at
+    :math:`\sigma_b^2 = 0` (linear, ReLU: :math:`\chi = 1` for every :math:`\sigma_w^2`).
+    """
+    from scipy import optimize
+
+    act = _resolve_activation(activation)
+    sigma_b2 = check_real("sigma_b2", sigma_b2, 0.0)
+    sigma_w2_max = check_real("sigma_w2_max", sigma_w2_max, 0.0, low_open=True)
+    if act.slopes is not None and sigma_b2 == 0.0:
+        raise ValueError(f"{act.name} with sigma_b2 = 0 is positively homogeneous: the normalised map has "
+                         "chi = 1 at every sigma_w2, there is no single edge of chaos")
+
+    def log_chi(sw2):
+        with warnings.catch_warnings():  # q* -> 0 near the edge at sigma_b2 = 0: the quadrature warns, chi is exact
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return math.log(regime(act, sigma_w2=sw2, sigma_b2=sigma_b2).chi)
+
+    grid = np.geomspace(sigma_w2_max / 200.0, sigma_w2_max, 60)
+    prev = None
+    for sw2 in grid:
+        try:
+            val = log_chi(float(sw2))
+        except ValueError:
+            break
+        if val == 0.0:
+            return float(sw2)
+        if prev is not None and prev[1] < 0.0 < val:
+            return float(optimize.brentq(log_chi, prev[0], float(sw2), xtol=1e-12, rtol=1e-12))
+        prev = (float(sw2), val)
+    raise ValueError(f"no edge of chaos for {act.name} at sigma_b2={sigma_b2:g} with sigma_w2 in "
+                     f"(0, {sigma_w2_max:g}]: chi stays below 1 (or the variance diverges first)")
 
 
 class Regime(NamedTuple):

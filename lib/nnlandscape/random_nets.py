@@ -30,7 +30,7 @@ import numpy as np
 from ._checks import check_choice, check_finite_array, check_int, check_real
 from .activations import Activation, get_activation
 
-__all__ = ["sphere_points", "sample_outputs", "hidden_gram", "empirical_covariance"]
+__all__ = ["sphere_points", "sample_outputs", "hidden_gram", "empirical_covariance", "RandomMLP", "sample_network"]
 
 _CHUNK_BYTES = 200 * 2**20
 
@@ -252,3 +252,87 @@ def empirical_covariance(activation, depth, width, q, *, n_networks, N=8, sigma_
     mean = samples.mean(axis=0)
     se = samples.std(axis=0, ddof=1) / math.sqrt(n_networks)
     return mean.reshape(q.shape)[()], se.reshape(q.shape)[()]
+
+
+class RandomMLP:
+    r"""One random MLP with its weights held, evaluable at any inputs (the notation table's network).
+
+    .. math::
+
+        h^1 = \frac{\sigma_w W^1 x}{\sqrt N} + \sigma_b b^1,\quad
+        h^{l+1} = \frac{\sigma_w W^{l+1}\phi(h^l)}{\sqrt n} + \sigma_b b^{l+1},\quad
+        f(x) = \frac{\sigma_w W^{L+1}\phi(h^L)}{\sqrt n} + \sigma_b b^{L+1},
+
+    with :math:`W^l, b^l` iid standard normal. Built by :func:`sample_network`;
+    the weights are drawn in the order of :func:`sample_outputs` with
+    ``method="weights"``, so ``sample_network(..., seed=s, index=i)(X)`` equals
+    row ``i`` of ``sample_outputs(..., X, n_networks=m, seed=s, method="weights")``
+    for any ``m > i`` (up to BLAS rounding). Unlike that function, the network
+    is drawn once: calling it is a forward pass only (:math:`O(k L n^2)` for
+    :math:`k` inputs, no weight draws).
+
+    Attributes
+    ----------
+    weights : list of arrays ``(n_in, n_out)`` (standard normal, unscaled), ``L + 1`` of them.
+    biases : list of arrays ``(n_out,)`` (standard normal, unscaled).
+    activation, depth, width, input_dim, sigma_w2, sigma_b2.
+    """
+
+    def __init__(self, activation, weights, biases, sigma_w2, sigma_b2):
+        self.activation = activation
+        self.weights = weights
+        self.biases = biases
+        self.sigma_w2 = sigma_w2
+        self.sigma_b2 = sigma_b2
+        self.depth = len(weights) - 1
+        self.width = weights[0].shape[1]
+        self.input_dim = weights[0].shape[0]
+        sw, sb = math.sqrt(sigma_w2), math.sqrt(sigma_b2)
+        # scaled copies used by the forward pass
+        self._W = [w * (sw / math.sqrt(w.shape[0])) for w in weights]
+        self._b = [sb * b for b in biases]
+
+    def hidden(self, X):
+        r""":math:`\phi(h^L(x))` for inputs ``X`` of shape ``(..., N)``: shape ``(..., n)``."""
+        X = check_finite_array("X", X)
+        if X.ndim < 1 or X.shape[-1] != self.input_dim:
+            raise ValueError(f"X must have shape (..., {self.input_dim}); got shape {X.shape}")
+        act = self.activation
+        h = X @ self._W[0] + self._b[0]
+        for W, b in zip(self._W[1:-1], self._b[1:-1]):
+            h = act.f(h) @ W + b
+        return act.f(h)
+
+    def __call__(self, X):
+        r"""Outputs :math:`f(x)` for inputs ``X`` of shape ``(..., N)``: shape ``X.shape[:-1]``."""
+        A = self.hidden(X)
+        return (A @ self._W[-1] + self._b[-1])[..., 0]
+
+    def __repr__(self):
+        return (f"RandomMLP({self.activation.name!r}, depth={self.depth}, width={self.width}, "
+                f"N={self.input_dim}, sigma_w2={self.sigma_w2:g}, sigma_b2={self.sigma_b2:g})")
+
+
+def sample_network(activation, depth, width, N, *, sigma_w2=1.0, sigma_b2=0.0, seed=0, index=0):
+    r"""Draw one random MLP (:class:`RandomMLP`) of depth :math:`L`, width :math:`n`, input dimension :math:`N`.
+
+    The network is number ``index`` of the family of ``seed``: it uses the
+    stream ``np.random.SeedSequence(seed).spawn(index + 1)[index]``, exactly as
+    :func:`sample_outputs` does for its network ``index`` (``method="weights"``),
+    so the two agree. Different ``(seed, index)`` give independent networks.
+    """
+    act = activation if isinstance(activation, Activation) else get_activation(activation)
+    depth = _check_int_strict("depth", depth, 1)
+    width = _check_int_strict("width", width, 1)
+    N = _check_int_strict("N", N, 1)
+    index = _check_int_strict("index", index, 0)
+    sigma_w2 = check_real("sigma_w2", sigma_w2, 0.0, low_open=True)
+    sigma_b2 = check_real("sigma_b2", sigma_b2, 0.0)
+    ss = np.random.SeedSequence(seed).spawn(index + 1)[index]
+    rng = np.random.default_rng(ss)
+    weights, biases = [], []
+    shapes = [(N, width)] + [(width, width)] * (depth - 1) + [(width, 1)]
+    for shape in shapes:  # same order as _linear_layer: W, then b, layer by layer
+        weights.append(rng.standard_normal(shape))
+        biases.append(rng.standard_normal(shape[1]))
+    return RandomMLP(act, weights, biases, sigma_w2, sigma_b2)

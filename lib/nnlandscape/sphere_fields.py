@@ -58,6 +58,7 @@ __all__ = [
     "mean_counts",
     "polynomial_field",
     "network_field",
+    "network_counts",
 ]
 
 #: Smallest accepted mesh size per sphere dimension.
@@ -432,26 +433,67 @@ def polynomial_field(coefficients, dim, seed=0) -> Callable:
     return field
 
 
-def network_field(activation, depth, width, dim, *, sigma_w2=1.0, sigma_b2=0.0, seed=0):
-    r"""One random MLP of :func:`nnlandscape.random_nets.sample_outputs` as a field on :math:`S^d`.
+def network_field(activation, depth, width, dim, *, sigma_w2=1.0, sigma_b2=0.0, seed=0, index=0):
+    r"""One random MLP (:func:`nnlandscape.random_nets.sample_network`) as a field on :math:`S^d`.
 
     Inputs are the unit vectors scaled to :math:`|x|^2 = N = d+1` (the book's
-    convention, so :math:`q = \langle \hat x, \hat y\rangle`). Uses
-    ``method="weights"``, which draws the full weight matrices from ``seed``
-    independently of the inputs, so every call (mesh, refinement steps) sees the
-    same network (the default ``"projected"`` method would not). Different
-    seeds give independent networks.
+    convention, so :math:`q = \langle \hat x, \hat y\rangle`). The weights are
+    drawn once, from the stream of network ``index`` of ``seed``, so every call
+    (mesh, refinement steps) sees the same network, and the values equal those of
+    :func:`nnlandscape.random_nets.sample_outputs` with ``method="weights"``.
+    Different ``(seed, index)`` give independent networks. The returned callable
+    carries the network as its ``net`` attribute.
     """
-    from . import random_nets  # provided by another module of the package
+    from . import random_nets
 
+    if isinstance(dim, (bool, np.bool_)):
+        raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
     dim = check_int("dim", dim, 1)
     N = dim + 1
+    net = random_nets.sample_network(activation, depth, width, N, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
+                                     seed=seed, index=index)
+    root = math.sqrt(N)
 
     def field(points):
         P = np.asarray(points, dtype=float)
-        X = math.sqrt(N) * P.reshape(-1, N)
-        out = random_nets.sample_outputs(activation, depth, width, X, n_networks=1, sigma_w2=sigma_w2,
-                                         sigma_b2=sigma_b2, seed=seed, method="weights")
-        return np.asarray(out, dtype=float).reshape(P.shape[:-1])
+        if P.ndim < 1 or P.shape[-1] != N:
+            raise ValueError(f"points must have shape (..., {N}); got shape {P.shape}")
+        return net(root * P)
 
+    field.net = net
     return field
+
+
+def network_counts(activation, depth, width, dim, resolution, *, n_networks, sigma_w2=1.0, sigma_b2=0.0,
+                   seed=0, refine=True, above=None):
+    r"""Critical-point counts by index of ``n_networks`` independent random MLPs on :math:`S^d`.
+
+    Network ``i`` is :func:`network_field` ``(..., seed=seed, index=i)``; its
+    critical points are found by :func:`find_critical_points` at ``resolution``
+    (``refine=False``: the discrete counts of the mesh). ``above = u`` keeps the
+    critical points with :math:`f/\sqrt{C_L(1)} > u`, a threshold on the field
+    normalised by its infinite-width variance :math:`C_L(1)` (the convention of
+    :func:`nnlandscape.kac_rice.network_critical_points`). Returns an integer
+    array ``(n_networks, dim + 1)``: column :math:`k` counts index :math:`k`
+    (0 minima, ``dim`` maxima). Compare the mean (:func:`mean_counts`) with
+    the Kac-Rice value, which is exact for infinite width.
+    """
+    from . import kernels
+
+    if isinstance(dim, (bool, np.bool_)):
+        raise ValueError(f"dim must be 1 or 2, got {dim!r}")
+    dim = check_choice("dim", dim, (1, 2))
+    resolution = _check_resolution(resolution, dim)
+    n_networks = check_int("n_networks", n_networks, 1)
+    scale = 1.0
+    if above is not None:
+        above = check_real("above", above)
+        scale = math.sqrt(float(kernels.covariance(activation, depth, 1.0, sigma_w2=sigma_w2, sigma_b2=sigma_b2)))
+    out = np.empty((n_networks, dim + 1), dtype=int)
+    for i in range(n_networks):
+        fld = network_field(activation, depth, width, dim, sigma_w2=sigma_w2, sigma_b2=sigma_b2, seed=seed, index=i)
+        cp = find_critical_points(fld, dim, resolution, refine=refine)
+        if above is not None:
+            cp = cp.above(above * scale)
+        out[i] = cp.counts
+    return out
