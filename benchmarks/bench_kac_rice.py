@@ -35,6 +35,10 @@ def main():
         for dim, kw in [(1, {}), (2, {}), (2, {"above": 0.5}), (3, {}), (3, {"index": 1, "above": 0.0})]:
             dt = best_of(lambda: kr.network_critical_points(act, depths, dim, sigma_w2=sw, sigma_b2=sb, **kw))
             print(f"  {act:6s} d={dim} {str(kw):28s} {1e3 * dt:7.1f} ms")
+    print("\nAll indices at once (network_critical_points_by_index), depths 1..50:")
+    for dim, kw in [(2, {}), (3, {"above": 1.0})]:
+        dt = best_of(lambda: kr.network_critical_points_by_index("tanh", depths, dim, sigma_w2=2.0, sigma_b2=0.05, **kw))
+        print(f"  tanh d={dim} {str(kw):16s} {1e3 * dt:7.1f} ms")
     print("\nComposed-kernel curve (chi, kappa2) = (1.1, 0.6), depths 1..50, d=2, by index:")
     k1, k2 = kr.composed_derivatives(1.1, 0.6, depths)
     dt = best_of(lambda: [kr.expected_critical_points_by_index(a, b, 2, above=0.3) for a, b in zip(k1, k2)])
@@ -48,6 +52,12 @@ def main():
         sf.sphere_mesh(res)
         print(f"  S^2 res={res:6d}: {1e3 * best_of(lambda: sf.critical_points_sphere(f2, res), 3):7.1f} ms"
               " (mesh cached)")
+    print("\nReal networks (held weights: sample_network), tanh width 200, sigma_w2 = 3:")
+    for dim, depth, res in [(1, 2, 512), (1, 8, 512), (2, 2, 2000)]:
+        dt = best_of(lambda: sf.network_counts("tanh", depth, 200, dim, res, n_networks=4, sigma_w2=3.0,
+                                               sigma_b2=0.05), 2) / 4
+        print(f"  S^{dim} depth {depth} res {res:5d}: {1e3 * dt:7.1f} ms per network")
+    print("  (set OPENBLAS_NUM_THREADS=1 on a busy machine: the finders do many tiny matrix products)")
 
 
 if __name__ == "__main__":

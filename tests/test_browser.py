@@ -82,7 +82,11 @@ PAGE_STATE = """() => ({
      id: gd.id, drawn: !!(gd._fullLayout && gd.querySelector('.main-svg')),
      explorer: gd.getAttribute('data-explorer') === 'static',
      sliders: ((gd.layout || {}).sliders || []).length, menus: ((gd.layout || {}).updatemenus || []).length })),
-  rawMath: (document.body.innerText.match(/\\\\(begin|frac|mathcal)/g) || []).length,
+  rawMath: (() => {  // TeX left untypeset in prose (code cells may show TeX source legitimately)
+     const body = document.querySelector('main') || document.body;
+     const copy = body.cloneNode(true);
+     copy.querySelectorAll('pre, code, script, .cell_input, mjx-container').forEach(e => e.remove());
+     return (copy.textContent.match(/\\\\(begin|frac|mathcal)\b/g) || []).length; })(),
   typeset: document.querySelectorAll('mjx-container').length,
   mathNodes: document.querySelectorAll('.math').length,
   widgetState: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
