@@ -44,6 +44,23 @@ def main():
             timed(f"  ground_state_energy ({act})", lambda: R.ground_state_energy(m), 1)
     except ImportError:
         print("nnlandscape.kernels not available: network timings skipped")
+    # chapter 04 (random MLP as a Hamiltonian): fast phase boundaries, lean T = 0 solve, simulations
+    relu2 = Mixture.from_network("relu", 2, sigma_w2=2.0)
+    timed("rs_phase_boundaries (relu, L=2)", lambda: R.rs_phase_boundaries(relu2))
+    timed("rs_breaking_temperature + replicon_temperature (relu, L=2)",
+          lambda: (R.rs_breaking_temperature(relu2), R.replicon_temperature(relu2)), 1)
+    timed("frsb_ground_state lean (n_grid=24, no refinement), relu L=2",
+          lambda: R.frsb_ground_state(relu2, n_grid=24, refinements=0, max_steps=1), 1)
+    try:
+        from nnlandscape.input_landscape import MLPBatch
+        from nnlandscape.sphere_mc import metropolis_sphere, sphere_descent
+
+        nets = MLPBatch("tanh", 1, 1024, 64, n_networks=4, seed=0)
+        timed("metropolis_sphere: 4 nets x 8 T x 4 chains, N=64, n=1024, 1000 steps",
+              lambda: metropolis_sphere(nets, np.geomspace(0.1, 1.5, 8), n_chains=4, n_steps=500, n_burn=500), 1)
+        timed("sphere_descent: 4 nets x 12 starts, 300 steps", lambda: sphere_descent(nets, n_starts=12, n_steps=300), 1)
+    except ImportError:
+        print("sphere_mc not available: simulation timings skipped")
 
 
 if __name__ == "__main__":

@@ -274,3 +274,17 @@ def test_bad_network_input(kwargs, word):
     depth = kwargs.pop("depth")
     with pytest.raises(ValueError, match=word):
         Mixture.from_network(act, depth, **kwargs)
+
+
+# ---------------------------------------------------------------------------- fast phase boundaries
+def test_rs_phase_boundaries_agree_with_bisection():
+    pb = R.rs_phase_boundaries(P3)
+    assert pb.T_exact == pytest.approx(R.rs_breaking_temperature(P3), rel=2e-3)  # T_s = 0.5860540
+    assert pb.T_replicon == pytest.approx(R.replicon_temperature(P3), rel=2e-3)  # 0.455 < T_s: first order
+    assert pb.T_replicon < pb.T_exact - 0.1
+    assert R.rs_phase_boundaries(SK).T_exact == 0.0 and R.rs_phase_boundaries(RF).T_replicon == 0.0
+    m = Mixture.from_network("relu", 2, sigma_w2=2.0)  # cusp: continuous breaking, both lines equal
+    pb = R.rs_phase_boundaries(m)
+    assert pb.T_exact == pytest.approx(R.rs_breaking_temperature(m), rel=2e-3)
+    assert pb.T_exact == pytest.approx(pb.T_replicon, rel=1e-12)
+    assert np.all(pb.exact <= pb.stable)  # exact implies locally stable
