@@ -63,6 +63,7 @@ import numpy as np
 from scipy import optimize
 
 from ._checks import check_int, check_real
+from ._threads import single_threaded_blas
 
 __all__ = [
     "parisi_functional",
@@ -462,6 +463,7 @@ def _grid_solution(mix, T, n_grid, refinements, q_grid=None):
     return grid, w, ok
 
 
+@single_threaded_blas
 def frsb_solution(mixture, T, *, n_grid=80, refinements=1, max_steps=2, q_grid=None, tol=1e-8):
     r"""Parisi measure at temperature T: the minimiser of :math:`\mathcal P_\beta` over all :math:`x(q)`.
 
@@ -583,6 +585,7 @@ def _kmeans_1d(q, w, k1):
     return centres[o], mass[o]
 
 
+@single_threaded_blas
 def krsb_solution(mixture, T, k=1, *, starts=None):
     r"""k-step RSB minimiser of :math:`\mathcal P_\beta` (Parisi measure with k + 1 free atoms).
 
@@ -716,6 +719,7 @@ def ground_state_certificate(mixture, L, q_atoms, masses, *, n=1500):
     return float(G.min()), float(gL)
 
 
+@single_threaded_blas
 def frsb_ground_state(mixture, *, n_grid=100, refinements=1, max_steps=2, y_min=1e-8):
     r"""Minimise the zero-temperature Parisi functional over :math:`(L, \gamma)`.
 
@@ -775,6 +779,7 @@ def ground_state_energy(mixture, **kwargs) -> float:
     return frsb_ground_state(mixture, **kwargs).energy
 
 
+@single_threaded_blas
 def krsb_ground_state(mixture, k=1):
     r"""k-step RSB at T = 0: :math:`\gamma` with k free atoms and :math:`L > 0` (L-BFGS-B, several starts).
 

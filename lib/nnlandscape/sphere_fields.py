@@ -42,9 +42,9 @@ import math
 from typing import Callable, NamedTuple
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ._checks import check_choice, check_finite_array, check_int, check_real
+from ._threads import single_threaded_blas
 
 __all__ = [
     "MIN_RESOLUTION",
@@ -90,21 +90,6 @@ class CriticalPoints(NamedTuple):
                              multiplicity=self.multiplicity[keep])
 
 
-def _single_threaded_blas(fn):
-    """Run ``fn`` with a single-threaded BLAS.
-
-    The finders evaluate a field at a few points at a time: many tiny matrix products, which a
-    multi-threaded BLAS slows down by one to two orders of magnitude on a busy machine.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
 def _check_field(field):
     if not callable(field):
         raise ValueError(f"field must be a callable points -> values, got {field!r}")
@@ -143,7 +128,7 @@ def _dtheta(field, theta, h=_FD_STEP):
     return (fp - fm) / (2.0 * h)
 
 
-@_single_threaded_blas
+@single_threaded_blas
 def critical_points_circle(field, resolution, *, refine=True, max_iter=60, tol=1e-13):
     r"""Critical points of ``field`` on :math:`S^1`.
 
@@ -292,7 +277,7 @@ def _grad_hess(field, x, h=_FD_STEP):
     return g, H, e1, e2, F[:, 0]
 
 
-@_single_threaded_blas
+@single_threaded_blas
 def critical_points_sphere(field, resolution, *, refine=True, max_iter=40, gtol=1e-7):
     r"""Critical points of ``field`` on :math:`S^2` (mesh + Banchoff test + Newton; module docstring).
 
