@@ -95,3 +95,11 @@ def test_gaussian_field_chapter_is_reproducible(built_book: Path):
     assert len(built) == len(fresh)
     for a, b in zip(built, fresh):
         assert json.loads(a) == json.loads(b)
+
+
+def test_computed_tables_render_as_tables(built_book: Path):
+    """Markdown tables printed by code cells (IPython Markdown) must become HTML tables, not raw pipes."""
+    for page in toc_pages():
+        html = (built_book / f"{page}.html").read_text()
+        prose = re.sub(r"<pre.*?</pre>", "", html, flags=re.S)
+        assert "|---|" not in prose and "| --- |" not in prose, f"{page}: a markdown table was not rendered"
