@@ -189,10 +189,12 @@ def test_sample_network_vectorises_over_leading_axes():
 def test_sample_network_linear_closed_form():
     """A linear network is the product of its scaled weight matrices: f(x) = x . w_eff + b_eff."""
     net = rn.sample_network("linear", 2, 6, 3, sigma_w2=1.3, sigma_b2=0.2, seed=9)
-    sw, sb = math.sqrt(1.3), math.sqrt(0.2)
-    W = [w * sw / math.sqrt(w.shape[0]) for w in net.weights]
+    W, b = net.weights, net.biases  # effective: sigma_w W / sqrt(n_in), sigma_b b
+    assert [w.shape for w in W] == [(3, 6), (6, 6), (6, 1)]
+    # the effective weights are scaled standard normals: sample variance ~ sigma_w2 / n_in
+    assert 0.5 < np.var(W[1]) * 6 / 1.3 < 2.0
     weff = W[0] @ W[1] @ W[2]
-    beff = (sb * net.biases[0]) @ W[1] @ W[2] + (sb * net.biases[1]) @ W[2] + sb * net.biases[2]
+    beff = b[0] @ W[1] @ W[2] + b[1] @ W[2] + b[2]
     X = np.random.default_rng(3).normal(size=(7, 3))
     np.testing.assert_allclose(net(X), (X @ weff + beff)[:, 0], rtol=1e-12)
 

@@ -40,10 +40,6 @@ from .activations import Activation, get_activation
 __all__ = ["MLPBatch", "uniform_sphere"]
 
 
-def _check_int_strict(name, value, low, high=None):
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return check_int(name, value, low, high)
 
 
 def uniform_sphere(shape, N, rng):
@@ -71,9 +67,11 @@ class MLPBatch:
     sigma_w2, sigma_b2 : float
         Weight variance :math:`> 0`, bias variance :math:`\ge 0`.
     seed : int
-        Network ``i`` uses ``np.random.SeedSequence(seed).spawn(n_networks)[i]`` and draws
-        :math:`W^1, b^1, W^2, b^2, \dots` (standard normal, then scaled), exactly as
-        :func:`nnlandscape.random_nets.sample_network` with ``index=i``.
+        Network ``i`` uses ``np.random.SeedSequence(seed).spawn(first_index + n_networks)[first_index + i]``
+        and draws :math:`W^1, b^1, W^2, b^2, \dots` (standard normal, then scaled), exactly as
+        :func:`nnlandscape.random_nets.sample_network` with ``index=first_index + i``.
+    first_index : int
+        Index of the first network in the family of ``seed`` (default 0).
     **activation_params
         Passed to :func:`~nnlandscape.activations.get_activation`.
 
@@ -85,11 +83,12 @@ class MLPBatch:
     """
 
     def __init__(self, activation, depth, width, N, *, n_networks, sigma_w2=1.0, sigma_b2=0.0, seed=0,
-                 **activation_params):
-        depth = _check_int_strict("depth", depth, 1)
-        width = _check_int_strict("width", width, 1)
-        N = _check_int_strict("N", N, 2)
-        n_networks = _check_int_strict("n_networks", n_networks, 1)
+                 first_index=0, **activation_params):
+        depth = check_int("depth", depth, 1)
+        width = check_int("width", width, 1)
+        N = check_int("N", N, 1)
+        first_index = check_int("first_index", first_index, 0)
+        n_networks = check_int("n_networks", n_networks, 1)
         sigma_w2 = check_real("sigma_w2", sigma_w2, 0.0, low_open=True)
         sigma_b2 = check_real("sigma_b2", sigma_b2, 0.0)
         if isinstance(activation, Activation):
@@ -104,7 +103,8 @@ class MLPBatch:
         shapes = [(N, width)] + [(width, width)] * (depth - 1) + [(width, 1)]
         W = [np.empty((n_networks,) + s) for s in shapes]
         b = [np.empty((n_networks, 1, s[1])) for s in shapes]
-        for i, ss in enumerate(np.random.SeedSequence(seed).spawn(n_networks)):
+        streams = np.random.SeedSequence(seed).spawn(first_index + n_networks)[first_index:]
+        for i, ss in enumerate(streams):
             rng = np.random.default_rng(ss)
             for l, s in enumerate(shapes):  # same order as random_nets.sample_network
                 W[l][i] = rng.standard_normal(s) * (sw / math.sqrt(s[0]))
@@ -121,19 +121,36 @@ class MLPBatch:
             raise ValueError(f"X must have shape (n_networks={self.n_networks}, M, N={self.N}); got {X.shape}")
         return X
 
+    @property
+    def weights(self):
+        r"""The effective weights :math:`\sigma_w W^{l}/\sqrt{n_{l-1}}`, each of shape ``(B, n_in, n_out)``."""
+        return self._W
+
+    @property
+    def biases(self):
+        r"""The effective biases :math:`\sigma_b b^{l}`, each of shape ``(B, 1, n_out)``."""
+        return self._b
+
     def __call__(self, X):
         r""":math:`f_b(x_{bm})` for ``X`` of shape ``(B, M, N)``: array ``(B, M)``."""
         return self._forward(self._check_X(X), keep=False)[0]
 
-    def _forward(self, X, keep):
+    def hidden(self, X):
+        r""":math:`\phi(h^L(x_{bm}))` for ``X`` of shape ``(B, M, N)``: array ``(B, M, n)``."""
+        return self.activation.f(self._pre_activations(self._check_X(X), keep=False)[-1])
+
+    def _pre_activations(self, X, keep):
         act = self.activation
         h = X @ self._W[0] + self._b[0]
-        hs = [h] if keep else None
+        hs = [h]
         for W, b in zip(self._W[1:-1], self._b[1:-1]):
             h = act.f(h) @ W + b
-            if keep:
-                hs.append(h)
-        out = (act.f(h) @ self._W[-1] + self._b[-1])[..., 0]
+            hs = hs + [h] if keep else [h]
+        return hs
+
+    def _forward(self, X, keep):
+        hs = self._pre_activations(X, keep)
+        out = (self.activation.f(hs[-1]) @ self._W[-1] + self._b[-1])[..., 0]
         return out, hs
 
     def value_and_grad(self, X):
@@ -153,7 +170,7 @@ class MLPBatch:
         averages out exactly in each pair): ``n_points`` evaluations per network. Returns
         ``(mean, stderr)``, arrays of shape ``(B,)``.
         """
-        n_points = _check_int_strict("n_points", n_points, 4)
+        n_points = check_int("n_points", n_points, 4)
         rng = np.random.default_rng(seed)
         half = n_points // 2
         sums, sq, count = np.zeros(self.n_networks), np.zeros(self.n_networks), 0

@@ -27,28 +27,19 @@ import math
 
 import numpy as np
 
-from ._checks import check_choice, check_finite_array, check_int, check_real
+from ._checks import check_choice, check_finite_array, check_int, check_real, check_real_array
 from .activations import Activation, get_activation
+from .input_landscape import MLPBatch
 
 __all__ = ["sphere_points", "sample_outputs", "hidden_gram", "empirical_covariance", "RandomMLP", "sample_network"]
 
 _CHUNK_BYTES = 200 * 2**20
 
 
-def _check_int_strict(name, value, low):
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return check_int(name, value, low)
 
 
 def _check_overlaps(q):
-    try:
-        q = check_finite_array("q", q)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"q must be finite real numbers in [-1, 1] ({exc})") from None
-    if q.size and (q.min() < -1.0 or q.max() > 1.0):
-        raise ValueError(f"q is out of range (got values in [{q.min():g}, {q.max():g}]); allowed: [-1, 1]")
-    return q
+    return check_real_array("q", q, -1.0, 1.0)
 
 
 def sphere_points(N, q, seed=0):
@@ -71,7 +62,7 @@ def sphere_points(N, q, seed=0):
     -------
     x, y : arrays of shape ``q.shape + (N,)`` (``x`` repeated along the ``q`` axes).
     """
-    N = _check_int_strict("N", N, 2)
+    N = check_int("N", N, 2)
     q = _check_overlaps(q)
     rng = np.random.default_rng(seed)
     g = rng.standard_normal((2, N))
@@ -126,9 +117,9 @@ def _hidden(act, depth, width, X, gens, sw, sb, method):
 
 def _check_net_args(activation, depth, width, X, n_networks, sigma_w2, sigma_b2, method):
     act = activation if isinstance(activation, Activation) else get_activation(activation)
-    depth = _check_int_strict("depth", depth, 1)
-    width = _check_int_strict("width", width, 1)
-    n_networks = _check_int_strict("n_networks", n_networks, 1)
+    depth = check_int("depth", depth, 1)
+    width = check_int("width", width, 1)
+    n_networks = check_int("n_networks", n_networks, 1)
     sigma_w2 = check_real("sigma_w2", sigma_w2, 0.0, low_open=True)
     sigma_b2 = check_real("sigma_b2", sigma_b2, 0.0)
     check_choice("method", method, ("projected", "weights"))
@@ -236,8 +227,8 @@ def empirical_covariance(activation, depth, width, q, *, n_networks, N=8, sigma_
     mean, stderr : arrays of the shape of ``q``.
     """
     q = _check_overlaps(q)
-    N = _check_int_strict("N", N, 2)
-    n_networks = _check_int_strict("n_networks", n_networks, 2)
+    N = check_int("N", N, 2)
+    n_networks = check_int("n_networks", n_networks, 2)
     check_choice("estimator", estimator, ("outputs", "conditional"))
     if q.size == 0:
         raise ValueError("q must contain at least one overlap")
@@ -263,50 +254,45 @@ class RandomMLP:
         h^{l+1} = \frac{\sigma_w W^{l+1}\phi(h^l)}{\sqrt n} + \sigma_b b^{l+1},\quad
         f(x) = \frac{\sigma_w W^{L+1}\phi(h^L)}{\sqrt n} + \sigma_b b^{L+1},
 
-    with :math:`W^l, b^l` iid standard normal. Built by :func:`sample_network`;
-    the weights are drawn in the order of :func:`sample_outputs` with
-    ``method="weights"``, so ``sample_network(..., seed=s, index=i)(X)`` equals
-    row ``i`` of ``sample_outputs(..., X, n_networks=m, seed=s, method="weights")``
-    for any ``m > i`` (up to BLAS rounding). Unlike that function, the network
-    is drawn once: calling it is a forward pass only (:math:`O(k L n^2)` for
+    with :math:`W^l, b^l` iid standard normal. Built by :func:`sample_network`; a view of a
+    one-network :class:`nnlandscape.input_landscape.MLPBatch` (the one implementation of held random
+    networks) that accepts inputs of any leading shape. The weights are drawn in the order of
+    :func:`sample_outputs` with ``method="weights"``, so ``sample_network(..., seed=s, index=i)(X)``
+    equals row ``i`` of ``sample_outputs(..., X, n_networks=m, seed=s, method="weights")`` for any
+    ``m > i`` (up to BLAS rounding). Calling it is a forward pass only (:math:`O(k L n^2)` for
     :math:`k` inputs, no weight draws).
 
     Attributes
     ----------
-    weights : list of arrays ``(n_in, n_out)`` (standard normal, unscaled), ``L + 1`` of them.
-    biases : list of arrays ``(n_out,)`` (standard normal, unscaled).
+    weights : list of the effective weight matrices :math:`\sigma_w W^l/\sqrt{n_{l-1}}`, shape ``(n_in, n_out)``.
+    biases : list of the effective biases :math:`\sigma_b b^l`, shape ``(n_out,)``.
     activation, depth, width, input_dim, sigma_w2, sigma_b2.
     """
 
-    def __init__(self, activation, weights, biases, sigma_w2, sigma_b2):
-        self.activation = activation
-        self.weights = weights
-        self.biases = biases
-        self.sigma_w2 = sigma_w2
-        self.sigma_b2 = sigma_b2
-        self.depth = len(weights) - 1
-        self.width = weights[0].shape[1]
-        self.input_dim = weights[0].shape[0]
-        sw, sb = math.sqrt(sigma_w2), math.sqrt(sigma_b2)
-        # scaled copies used by the forward pass
-        self._W = [w * (sw / math.sqrt(w.shape[0])) for w in weights]
-        self._b = [sb * b for b in biases]
+    def __init__(self, batch: MLPBatch):
+        if batch.n_networks != 1:
+            raise ValueError(f"batch must hold exactly one network, got n_networks={batch.n_networks}")
+        self._batch = batch
+        self.activation, self.depth, self.width = batch.activation, batch.depth, batch.width
+        self.input_dim, self.sigma_w2, self.sigma_b2 = batch.N, batch.sigma_w2, batch.sigma_b2
+        self.weights = [w[0] for w in batch.weights]
+        self.biases = [b[0, 0] for b in batch.biases]
 
-    def hidden(self, X):
-        r""":math:`\phi(h^L(x))` for inputs ``X`` of shape ``(..., N)``: shape ``(..., n)``."""
+    def _as_batch(self, X):
         X = check_finite_array("X", X)
         if X.ndim < 1 or X.shape[-1] != self.input_dim:
             raise ValueError(f"X must have shape (..., {self.input_dim}); got shape {X.shape}")
-        act = self.activation
-        h = X @ self._W[0] + self._b[0]
-        for W, b in zip(self._W[1:-1], self._b[1:-1]):
-            h = act.f(h) @ W + b
-        return act.f(h)
+        return X.reshape(1, -1, self.input_dim), X.shape[:-1]
+
+    def hidden(self, X):
+        r""":math:`\phi(h^L(x))` for inputs ``X`` of shape ``(..., N)``: shape ``(..., n)``."""
+        Xb, lead = self._as_batch(X)
+        return self._batch.hidden(Xb).reshape(lead + (self.width,))
 
     def __call__(self, X):
         r"""Outputs :math:`f(x)` for inputs ``X`` of shape ``(..., N)``: shape ``X.shape[:-1]``."""
-        A = self.hidden(X)
-        return (A @ self._W[-1] + self._b[-1])[..., 0]
+        Xb, lead = self._as_batch(X)
+        return self._batch(Xb).reshape(lead)
 
     def __repr__(self):
         return (f"RandomMLP({self.activation.name!r}, depth={self.depth}, width={self.width}, "
@@ -321,18 +307,7 @@ def sample_network(activation, depth, width, N, *, sigma_w2=1.0, sigma_b2=0.0, s
     :func:`sample_outputs` does for its network ``index`` (``method="weights"``),
     so the two agree. Different ``(seed, index)`` give independent networks.
     """
-    act = activation if isinstance(activation, Activation) else get_activation(activation)
-    depth = _check_int_strict("depth", depth, 1)
-    width = _check_int_strict("width", width, 1)
-    N = _check_int_strict("N", N, 1)
-    index = _check_int_strict("index", index, 0)
-    sigma_w2 = check_real("sigma_w2", sigma_w2, 0.0, low_open=True)
-    sigma_b2 = check_real("sigma_b2", sigma_b2, 0.0)
-    ss = np.random.SeedSequence(seed).spawn(index + 1)[index]
-    rng = np.random.default_rng(ss)
-    weights, biases = [], []
-    shapes = [(N, width)] + [(width, width)] * (depth - 1) + [(width, 1)]
-    for shape in shapes:  # same order as _linear_layer: W, then b, layer by layer
-        weights.append(rng.standard_normal(shape))
-        biases.append(rng.standard_normal(shape[1]))
-    return RandomMLP(act, weights, biases, sigma_w2, sigma_b2)
+    index = check_int("index", index, 0)
+    batch = MLPBatch(activation, depth, width, N, n_networks=1, first_index=index,
+                     sigma_w2=sigma_w2, sigma_b2=sigma_b2, seed=seed)
+    return RandomMLP(batch)

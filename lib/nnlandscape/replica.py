@@ -80,7 +80,7 @@ from typing import Callable
 import numpy as np
 from scipy import optimize
 
-from ._checks import check_finite_array, check_int, check_real
+from ._checks import check_finite_array, check_int, check_real, check_real_array
 from .parisi import (  # noqa: F401  (re-exported)
     GroundStateSolution,
     ParisiSolution,
@@ -307,14 +307,9 @@ def _check_mixture(mixture):
 
 
 def _check_T_array(T):
-    if isinstance(T, (bool, np.bool_)):
-        raise ValueError(f"T must be real numbers > 0, got {T!r}")
-    try:
-        arr = check_finite_array("T", T)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"T must be finite real numbers > 0 ({exc})") from None
-    if arr.size == 0 or np.any(arr <= 0):
-        raise ValueError("T is out of range; allowed: finite values in (0, inf)")
+    arr = check_real_array("T", T, 0.0, low_open=True)
+    if arr.size == 0:
+        raise ValueError("T must hold at least one temperature in (0, inf)")
     return arr
 
 
@@ -796,7 +791,7 @@ def microcanonical_entropy(mixture, E, *, n_beta=2000):
         inner = (k > 0) & (k < n_beta - 1)
         kk = k[inner]
         lb = np.log(betas)
-        x0, x1, x2 = lb[kk - 1], lb[kk], lb[kk + 1]
+        x0, x1 = lb[kk - 1], lb[kk]
         r = np.arange(idx.size)[inner]
         f0, f1, f2 = F[r, kk - 1], F[r, kk], F[r, kk + 1]
         den = (f0 - 2 * f1 + f2)
