@@ -65,36 +65,55 @@ def _figure_data(html: str) -> list[str]:
     return [re.sub(r"nnl-[0-9a-f]+-\d+", "ID", m) for m in re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*\{', html, re.S)]
 
 
-@pytest.mark.slow
-def test_gaussian_field_chapter_is_reproducible(built_book: Path):
-    """Executing the chapter again gives exactly the numbers of the built page (seeded randomness)."""
+def _execute_chapter(name: str, mode: str):
+    """Execute ``chapters/<name>.md`` in a fresh kernel with ``NNLANDSCAPE_EXPLORE=mode``; return the notebook."""
     import os
 
     import jupytext
     from nbclient import NotebookClient
 
-    src = book.ROOT / "chapters" / "00_gaussian_fields.md"
+    src = book.ROOT / "chapters" / f"{name}.md"
     nb = jupytext.read(src)
-    env_before = os.environ.get("NNLANDSCAPE_EXPLORE")
-    os.environ["NNLANDSCAPE_EXPLORE"] = "static"
+    before = os.environ.get("NNLANDSCAPE_EXPLORE")
+    os.environ["NNLANDSCAPE_EXPLORE"] = mode
     try:
         NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(src.parent)}}).execute()
     finally:
-        if env_before is None:
+        if before is None:
             os.environ.pop("NNLANDSCAPE_EXPLORE")
         else:
-            os.environ["NNLANDSCAPE_EXPLORE"] = env_before
+            os.environ["NNLANDSCAPE_EXPLORE"] = before
+    return nb
+
+
+def _outputs(nb, mime):
+    return [out["data"][mime] for cell in nb.cells for out in cell.get("outputs", []) if mime in out.get("data", {})]
+
+
+@pytest.mark.slow
+def test_gaussian_field_chapter_is_reproducible(built_book: Path):
+    """Executing the chapter again gives exactly the numbers of the built page (seeded randomness)."""
+    nb = _execute_chapter("00_gaussian_fields", "static")
     fresh = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            html = out.get("data", {}).get("text/html")
-            if html:
-                fresh += _figure_data(html if isinstance(html, str) else "".join(html))
+    for html in _outputs(nb, "text/html"):
+        fresh += _figure_data(html if isinstance(html, str) else "".join(html))
     built = _figure_data((built_book / "chapters" / "00_gaussian_fields.html").read_text())
     assert len(fresh) >= 3
     assert len(built) == len(fresh)
     for a, b in zip(built, fresh):
         assert json.loads(a) == json.loads(b)
+
+
+@pytest.mark.slow
+def test_gaussian_field_chapter_runs_live():
+    """In a kernel with NNLANDSCAPE_EXPLORE=live the same chapter shows ipywidgets, not static grids."""
+    nb = _execute_chapter("00_gaussian_fields", "live")
+    widgets = _outputs(nb, "application/vnd.jupyter.widget-view+json")
+    static = [h for h in _outputs(nb, "text/html") if "data-explorer" in (h if isinstance(h, str) else "".join(h))]
+    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    n_explorers = source.count("explore(") - source.count("def explore(")
+    assert not static
+    assert len(widgets) >= n_explorers >= 3
 
 
 def test_computed_tables_render_as_tables(built_book: Path):
