@@ -63,12 +63,18 @@ def check_real(
     if high is not None:
         bad |= value >= high if high_open else value > high
     if bad:
-        lb = "(" if low_open or low is None else "["
-        rb = ")" if high_open or high is None else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name}={value!r} is out of range; allowed: finite values in {lb}{lo}, {hi}{rb}")
+        allowed = _interval(low, high, low_open, high_open)
+        raise ValueError(f"{name}={value!r} is out of range; allowed: finite values in {allowed}")
     return value
+
+
+def _interval(low, high, low_open, high_open) -> str:
+    """The interval ``[low, high]`` in words, e.g. ``(0, inf)``."""
+    lb = "(" if low_open or low is None else "["
+    rb = ")" if high_open or high is None else "]"
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    return f"{lb}{lo}, {hi}{rb}"
 
 
 def check_finite_array(name: str, value, dtype=float):
@@ -96,11 +102,7 @@ def check_real_array(
     """
     import numpy as np
 
-    lb = "(" if low_open or low is None else "["
-    rb = ")" if high_open or high is None else "]"
-    lo = "-inf" if low is None else f"{low:g}"
-    hi = "inf" if high is None else f"{high:g}"
-    allowed = f"finite real numbers in {lb}{lo}, {hi}{rb}"
+    allowed = f"finite real numbers in {_interval(low, high, low_open, high_open)}"
     raw = np.asarray(value)
     if raw.dtype.kind not in "iuf":
         raise ValueError(f"{name} must be {allowed}, got {value!r}")

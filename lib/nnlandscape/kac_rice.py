@@ -687,6 +687,24 @@ def network_derivatives(activation, depth, *, sigma_w2=1.0, sigma_b2=0.0):
     return (float(k1[0]), float(k2[0])) if scalar else (k1, k2)
 
 
+def _valid_derivatives(act, k1, k2):
+    """Yield the per-depth ``(K'(1), K''(1))`` of a network kernel, checked for Kac-Rice.
+
+    An infinite ``K''(1)`` (a cusp) is a regularity error; a vanishing slope means a numerically
+    constant field. ``K''(1)`` is lifted to ``K'(1)^2 - K'(1)`` where round-off put it just below:
+    a valid kernel has ``k1 + k2 >= k1**2``.
+    """
+    for a, b in zip(k1, k2):
+        if not math.isfinite(b):
+            raise _regularity_error(act)
+        if not a > 0:
+            raise ValueError(
+                f"the normalised kernel slope K'(1) = {a:g} vanished (deep ordered network: the field is "
+                "numerically constant); use a smaller depth"
+            )
+        yield a, max(b, a * a - a, 0.0)
+
+
 def network_critical_points(activation, depth, dim, *, sigma_w2=1.0, sigma_b2=0.0, index=None, above=None):
     r"""Kac-Rice count for an infinitely wide random MLP restricted to :math:`S^d`.
 
@@ -708,15 +726,7 @@ def network_critical_points(activation, depth, dim, *, sigma_w2=1.0, sigma_b2=0.
     scalar = np.ndim(k1) == 0
     k1, k2 = np.atleast_1d(k1), np.atleast_1d(k2)
     out = np.empty(k1.shape)
-    for i, (a, b) in enumerate(zip(k1, k2)):
-        if not math.isfinite(b):
-            raise _regularity_error(act)
-        if not a > 0:
-            raise ValueError(
-                f"the normalised kernel slope K'(1) = {a:g} vanished (deep ordered network: the field is "
-                "numerically constant); use a smaller depth"
-            )
-        b = max(b, a * a - a, 0.0)  # round-off: a valid kernel has k1 + k2 >= k1^2
+    for i, (a, b) in enumerate(_valid_derivatives(act, k1, k2)):
         out[i] = expected_critical_points(a, b, dim, index=index, above=above)
     return float(out[0]) if scalar else out
 
@@ -738,15 +748,7 @@ def network_critical_points_by_index(activation, depth, dim, *, sigma_w2=1.0, si
     scalar = np.ndim(k1) == 0
     k1, k2 = np.atleast_1d(k1), np.atleast_1d(k2)
     out = np.empty((k1.size, dim + 1))
-    for i, (a, b) in enumerate(zip(k1, k2)):
-        if not math.isfinite(b):
-            raise _regularity_error(act)
-        if not a > 0:
-            raise ValueError(
-                f"the normalised kernel slope K'(1) = {a:g} vanished (deep ordered network: the field is "
-                "numerically constant); use a smaller depth"
-            )
-        b = max(b, a * a - a, 0.0)
+    for i, (a, b) in enumerate(_valid_derivatives(act, k1, k2)):
         out[i] = expected_critical_points_by_index(a, b, dim, above=above)
     return out[0] if scalar else out
 
