@@ -58,13 +58,18 @@ def page_sizes(root: Path = ROOT) -> dict[str, int]:
 
 
 def build(root: Path = ROOT) -> float:
-    """Build the book from clean; return the seconds taken. Raises ``RuntimeError`` on failure."""
+    """Build every page, executing every chapter; return the seconds taken.
+
+    The stamp records the sources as they were when the build started, so an edit made during the
+    build leaves the book stale. Raises ``RuntimeError`` on failure.
+    """
     import shutil
 
     stamp = root / STAMP
     if stamp.exists():
         stamp.unlink()
     shutil.rmtree(root / "_build" / "html" / "reports", ignore_errors=True)  # stale failure logs
+    sources = source_hash(root)
     env = dict(os.environ, NNLANDSCAPE_EXPLORE="static", PYDEVD_DISABLE_FILE_VALIDATION="1")
     jb = Path(sys.executable).with_name("jupyter-book")
     t0 = time.perf_counter()
@@ -75,15 +80,16 @@ def build(root: Path = ROOT) -> float:
     if proc.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}); see the log above "
                            "and _build/html/reports/")
-    stamp.write_text(source_hash(root) + "\n")
+    stamp.write_text(sources + "\n")
     return elapsed
 
 
 def _main(argv: list[str]) -> int:
     cmd = argv[1] if len(argv) > 1 else "build"
     if cmd == "status":
-        print("current" if is_current() else "stale")
-        return 0 if is_current() else 1
+        current = is_current()
+        print("current" if current else "stale")
+        return 0 if current else 1
     if cmd != "build":
         print("usage: python -m nnlandscape.book [build|status]", file=sys.stderr)
         return 2

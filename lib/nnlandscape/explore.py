@@ -152,7 +152,7 @@ def _normalise_traces(traces, where: str) -> list[dict]:
         traces = [traces]
     out = []
     for t in traces:
-        if isinstance(t, go.layout.Shape) or not isinstance(t, (dict, go.Scatter, go.Bar, go.Heatmap)):
+        if not isinstance(t, (dict, go.Scatter, go.Bar, go.Heatmap)):
             raise ValueError(f"{where}: each trace must be a dict (x, y, name, style) or a plotly trace, got {type(t).__name__}")
         t = dict(t.to_plotly_json()) if not isinstance(t, dict) else dict(t)
         check_choice("trace type", t.setdefault("type", "scatter"), tuple(_TRACE_TYPES))

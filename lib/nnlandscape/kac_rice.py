@@ -687,14 +687,22 @@ def network_derivatives(activation, depth, *, sigma_w2=1.0, sigma_b2=0.0):
     return (float(k1[0]), float(k2[0])) if scalar else (k1, k2)
 
 
-def _valid_derivatives(act, k1, k2):
-    """Yield the per-depth ``(K'(1), K''(1))`` of a network kernel, checked for Kac-Rice.
+def _network_pairs(activation, depth, dim, sigma_w2, sigma_b2, above):
+    """The per-depth ``(K'(1), K''(1))`` of a network's normalised kernel, checked for Kac-Rice.
 
-    An infinite ``K''(1)`` (a cusp) is a regularity error; a vanishing slope means a numerically
-    constant field. ``K''(1)`` is lifted to ``K'(1)^2 - K'(1)`` where round-off put it just below:
-    a valid kernel has ``k1 + k2 >= k1**2``.
+    Returns ``(pairs, scalar, above)``: ``scalar`` tells whether ``depth`` was one integer. A cusp
+    (non-smooth activation or infinite ``K''(1)``) is a regularity error; a vanishing slope means a
+    numerically constant field. ``K''(1)`` is lifted to ``K'(1)^2 - K'(1)`` where round-off put it
+    just below: a valid kernel has ``k1 + k2 >= k1**2``.
     """
-    for a, b in zip(k1, k2):
+    act = _resolve_activation(activation)
+    above = _check_above(above)
+    if not act.smooth:
+        raise _regularity_error(act)
+    k1, k2 = network_derivatives(act, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+    scalar = np.ndim(k1) == 0
+    pairs = []
+    for a, b in zip(np.atleast_1d(k1), np.atleast_1d(k2)):
         if not math.isfinite(b):
             raise _regularity_error(act)
         if not a > 0:
@@ -702,7 +710,8 @@ def _valid_derivatives(act, k1, k2):
                 f"the normalised kernel slope K'(1) = {a:g} vanished (deep ordered network: the field is "
                 "numerically constant); use a smaller depth"
             )
-        yield a, max(b, a * a - a, 0.0)
+        pairs.append((a, max(b, a * a - a, 0.0)))
+    return pairs, scalar, above
 
 
 def network_critical_points(activation, depth, dim, *, sigma_w2=1.0, sigma_b2=0.0, index=None, above=None):
@@ -716,18 +725,10 @@ def network_critical_points(activation, depth, dim, *, sigma_w2=1.0, sigma_b2=0.
     kernel has a cusp (ReLU, leaky ReLU: the regularity condition fails) and
     when the field degenerates (:math:`k_1` underflows to 0).
     """
-    act = _resolve_activation(activation)
     dim = _check_dim(dim)
     index = _check_index(index, dim)
-    above = _check_above(above)
-    if not act.smooth:
-        raise _regularity_error(act)
-    k1, k2 = network_derivatives(act, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
-    scalar = np.ndim(k1) == 0
-    k1, k2 = np.atleast_1d(k1), np.atleast_1d(k2)
-    out = np.empty(k1.shape)
-    for i, (a, b) in enumerate(_valid_derivatives(act, k1, k2)):
-        out[i] = expected_critical_points(a, b, dim, index=index, above=above)
+    pairs, scalar, above = _network_pairs(activation, depth, dim, sigma_w2, sigma_b2, above)
+    out = np.array([expected_critical_points(a, b, dim, index=index, above=above) for a, b in pairs])
     return float(out[0]) if scalar else out
 
 
@@ -739,17 +740,9 @@ def network_critical_points_by_index(activation, depth, dim, *, sigma_w2=1.0, si
     array ``(dim + 1,)`` for an integer ``depth`` and ``(len(depth), dim + 1)``
     for a sequence.
     """
-    act = _resolve_activation(activation)
     dim = _check_dim(dim)
-    above = _check_above(above)
-    if not act.smooth:
-        raise _regularity_error(act)
-    k1, k2 = network_derivatives(act, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
-    scalar = np.ndim(k1) == 0
-    k1, k2 = np.atleast_1d(k1), np.atleast_1d(k2)
-    out = np.empty((k1.size, dim + 1))
-    for i, (a, b) in enumerate(_valid_derivatives(act, k1, k2)):
-        out[i] = expected_critical_points_by_index(a, b, dim, above=above)
+    pairs, scalar, above = _network_pairs(activation, depth, dim, sigma_w2, sigma_b2, above)
+    out = np.array([expected_critical_points_by_index(a, b, dim, above=above) for a, b in pairs])
     return out[0] if scalar else out
 
 
