@@ -173,17 +173,22 @@ class MLPBatch:
         n_points = check_int("n_points", n_points, 4)
         rng = np.random.default_rng(seed)
         half = n_points // 2
-        sums, sq, count = np.zeros(self.n_networks), np.zeros(self.n_networks), 0
+        # running mean and sum of squared deviations, chunks merged by Chan et al.'s (1979) update:
+        # no cancellation between sum(v^2)/n and mean^2 (exact zero variance stays ~0, not ~1e-9)
+        mean, m2 = np.zeros(self.n_networks), np.zeros(self.n_networks)
         chunk = max(1, min(half, 2**22 // (self.width * self.n_networks)))
         done = 0
         while done < half:
             m = min(chunk, half - done)
             U = uniform_sphere((self.n_networks, m), self.N, rng)
             v = 0.5 * (self(U) + self(-U))
-            sums += v.sum(axis=1)
-            sq += (v * v).sum(axis=1)
-            done += m
+            mc = v.mean(axis=1)
+            m2c = np.square(v - mc[:, None]).sum(axis=1)
+            delta = mc - mean
+            tot = done + m
+            mean = mean + delta * (m / tot)
+            m2 = m2 + m2c + delta * delta * (done * m / tot)
+            done = tot
         count = half
-        mean = sums / count
-        var = np.maximum(sq / count - mean**2, 0.0) * count / max(count - 1, 1)
+        var = m2 / max(count - 1, 1)
         return mean, np.sqrt(var / count)

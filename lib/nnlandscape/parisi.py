@@ -696,6 +696,80 @@ def _polish_t0(mix, L0, q_i, c_i):
     return float(L), q[keep], c[keep], float(res.fun), bool(res.success or "ABNORMAL" in str(res.message))
 
 
+def _t0_grad(mix, L, q, c):
+    """Q and its gradient in (L, c) at fixed atoms ``q`` (sorted, in [0, 1))."""
+    nodes = np.concatenate((_grid_cells(q)[0], [1.0]))
+    lead = 0 if q[0] == 0.0 else 1
+    g = np.concatenate((np.zeros(lead), np.cumsum(c)))
+    Q, gg, gL = _Q0_from_cells(mix, L, nodes, g)
+    G = np.cumsum(gg[::-1])[::-1]
+    return Q, np.concatenate(([gL], G[lead:]))
+
+
+def _newton_t0_fixed(mix, L, q, c, iters=8):
+    """Newton's method on the stationarity of Q in (L, masses) at fixed atom positions.
+
+    The free-atom polish stops on a relative decrease of Q (L-BFGS-B ``ftol``), which leaves
+    first-order residuals ~1e-8 in the masses and L: the certificate (a first-order quantity)
+    then depends on the last digits of the BLAS path. Q is convex in (L, c), so Newton steps
+    on the analytic gradient (Hessian by central differences of it) drive the residual to
+    rounding. A step is kept only if it lowers the gradient, keeps L > 0, c >= 0 and does not
+    raise Q beyond rounding.
+    """
+    p = np.concatenate(([L], c)).astype(float)
+    Q, g = _t0_grad(mix, p[0], q, p[1:])
+    for _ in range(iters):
+        gn = float(np.abs(g).max())
+        if gn <= 1e-15 * (1.0 + abs(Q)):
+            break
+        n = p.size
+        H = np.empty((n, n))
+        for i in range(n):
+            h = 1e-5 * max(abs(p[i]), 1e-3)
+            e = np.zeros(n)
+            e[i] = h
+            H[:, i] = (_t0_grad(mix, p[0] + e[0], q, p[1:] + e[1:])[1]
+                       - _t0_grad(mix, p[0] - e[0], q, p[1:] - e[1:])[1]) / (2 * h)
+        H = 0.5 * (H + H.T)
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            break
+        t, ok = 1.0, False
+        for _ in range(6):
+            pn = p - t * step
+            if pn[0] > 0 and np.all(pn[1:] >= 0):
+                Qn, gnew = _t0_grad(mix, pn[0], q, pn[1:])
+                if np.abs(gnew).max() < gn and Qn <= Q + 1e-14 * (1.0 + abs(Q)):
+                    ok = True
+                    break
+            t *= 0.5
+        if not ok:
+            break
+        p, Q, g = pn, Qn, gnew
+    return float(p[0]), p[1:], float(Q)
+
+
+def _polish_t0_final(mix, L, q, c):
+    """Newton-polish a few-atom T = 0 solution; an atom within 1e-6 of q = 0 is also tried at 0.
+
+    Returns ``(L, q, c, Q)`` of the better (lower Q) variant.
+    """
+    q = np.asarray(q, float)
+    c = np.asarray(c, float)
+    if q.size == 0 or q.size > 9 or not np.all(c > 0):
+        return None
+    variants = [q]
+    if 0.0 < q[0] < 1e-6:
+        variants.append(np.concatenate(([0.0], q[1:])))
+    best = None
+    for qv in variants[::-1]:  # the snapped variant first: it wins ties
+        Lp, cp, Qp = _newton_t0_fixed(mix, L, qv, c)
+        if best is None or Qp < best[3] - 1e-15 * (1.0 + abs(Qp)):
+            best = (Lp, qv, cp, Qp)
+    return best
+
+
 def ground_state_certificate(mixture, L, q_atoms, masses, *, n=1500):
     r"""Optimality certificate of zero-temperature Parisi data :math:`(L, \gamma)`.
 
@@ -761,6 +835,10 @@ def frsb_ground_state(mixture, *, n_grid=100, refinements=1, max_steps=2, y_min=
     Qmin = min(t[0] for t in cands)
     near = [t for t in cands if t[0] <= Qmin + 1e-12 * (1.0 + abs(Qmin))]
     Q, L, qa, ca, okb, steps = min(near, key=lambda t: (t[5] if t[5] >= 0 else np.inf, t[0]))
+    if steps > 0:  # end with Newton on the first-order conditions: the certificate is then exact
+        pol = _polish_t0_final(mix, L, qa, ca)
+        if pol is not None and pol[3] <= Q + 1e-14 * (1.0 + abs(Q)):
+            L, qa, ca, Q = pol
     gap, _ = ground_state_certificate(mix, L, qa if qa.size else [0.0], ca if ca.size else [0.0])
     return GroundStateSolution(
         energy=-float(Q), L=float(L), q_atoms=qa, masses=ca, converged=bool(okb),
@@ -797,6 +875,9 @@ def krsb_ground_state(mixture, k=1):
             if best is None or out[3] < best[3]:
                 best = out
     L, q, c, Q, ok = best
+    pol = _polish_t0_final(mix, L, q, c)
+    if pol is not None and pol[3] <= Q + 1e-14 * (1.0 + abs(Q)):
+        L, q, c, Q = pol
     gap, _ = ground_state_certificate(mix, L, q if q.size else [0.0], c if c.size else [0.0])
     return GroundStateSolution(energy=-Q, L=L, q_atoms=q, masses=c, converged=ok, certificate=gap,
                                steps=len(q))
