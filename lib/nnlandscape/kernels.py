@@ -103,7 +103,7 @@ import math
 import warnings
 
 import numpy as np
-from scipy import special
+from scipy import integrate, special
 
 from ._checks import check_choice, check_finite_array, check_int, check_real, check_real_array
 from .activations import Activation, get_activation
@@ -230,8 +230,40 @@ def _hermite_basis(m):
     return z, w, P
 
 
+def _quad_expect(fn, k):
+    r""":math:`\mathbb E[fn(\sqrt k z)]`, :math:`z\sim\mathcal N(0,1)`, by adaptive quadrature in :math:`u = \sqrt k z`.
+
+    For activations whose structure sits at :math:`|u| = O(1)` (every registry one): the
+    line is cut at :math:`0, \pm40` and :math:`\pm40\sqrt k` (beyond, the Gaussian weight is
+    below :math:`e^{-800}`), so a narrow peak of a wide Gaussian (e.g. :math:`\mathrm{sech}^4`
+    at :math:`k = 10^6`) is resolved where a fixed Gauss-Hermite rule in :math:`z` misses it.
+    """
+    s = math.sqrt(k)
+    lim = 40.0 * s
+    inner = min(lim, 40.0)
+    norm = 1.0 / math.sqrt(2.0 * math.pi * k)
+
+    def g(u):
+        return float(fn(np.asarray(u, dtype=float))) * math.exp(-0.5 * u * u / k) * norm
+
+    pts = [-lim, -inner, 0.0, inner, lim] if lim > inner else [-lim, 0.0, lim]
+    total = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        for a, b in zip(pts[:-1], pts[1:]):
+            total += integrate.quad(g, a, b, epsabs=0.0, epsrel=1e-13, limit=400)[0]
+    return total
+
+
 class _HermiteDual:
-    """Mehler-series one-layer map for a generic smooth activation (see module docstring)."""
+    r"""Mehler-series one-layer map for a generic smooth activation (see module docstring).
+
+    Where the Hermite tails do not reach the tolerance (large pre-activation variance), the
+    one-dimensional expectations (the diagonal map, its derivative, :math:`\mathbb E\phi'^2`
+    and the map at :math:`\rho = \pm1`) come from adaptive quadrature (:func:`_quad_expect`)
+    instead, so :func:`chi_1`, :func:`fixed_point_variance` and the kernel on the diagonal
+    stay accurate; the off-diagonal map keeps the series (with its warning).
+    """
 
     def __init__(self, act):
         self.act = act
@@ -245,6 +277,7 @@ class _HermiteDual:
             return hit[1]
         sk = math.sqrt(k)
         n = None
+        resolved = True
         for i in range(self._start, len(_LEVELS)):
             m = _LEVELS[i]
             z, w, P = _hermite_basis(m)
@@ -266,33 +299,57 @@ class _HermiteDual:
                 self._start = max(i - 1, 0)
                 break
         else:
+            resolved = False
             warnings.warn(
                 f"{self.act.name}: Hermite series for pre-activation variance k={k:.4g} only reaches "
                 f"relative tail {worst:.2g} with m={_LEVELS[-1]} nodes; kernel accuracy is reduced",
                 RuntimeWarning,
                 stacklevel=4,
             )
-        rec = (a2, n, e0, w, u)
+        rec = (a2, n, e0, w, u, resolved)
         if len(self._cache) > 256:
             self._cache.clear()
         self._cache[key] = (order, rec)
         return rec
 
+    def _edge(self, k, sign, order):
+        r""":math:`\mathbb E[\phi^{(d)}(u)\phi^{(d)}(\pm u)]`, d = 0..order, by adaptive quadrature."""
+        fs = (self.act.f, self.act.d1, self.act.d2)
+        return [_quad_expect(lambda u, f=f: f(u) * f(sign * u), k) for f in fs[: order + 1]]
+
     def diag(self, k):
-        return self._layer(k, 0)[2]
+        rec = self._layer(k, 0)
+        return rec[2] if rec[5] else self._edge(k, 1.0, 0)[0]
 
     def ddiag(self, k):
         # d/dk E[phi(sqrt(k) z)^2] = E[phi'^2 + phi phi''] (heat equation / Price)
-        _, _, _, w, u = self._layer(k, 0)
+        _, _, _, w, u, resolved = self._layer(k, 0)
+        if not resolved:
+            return _quad_expect(lambda v: np.square(self.act.d1(v)) + self.act.f(v) * self.act.d2(v), k)
         return float(w @ (np.square(self.act.d1(u)) + self.act.f(u) * self.act.d2(u)))
 
     def dphi2(self, k):
-        _, _, _, w, u = self._layer(k, 0)
+        _, _, _, w, u, resolved = self._layer(k, 0)
+        if not resolved:
+            return _quad_expect(lambda v: np.square(self.act.d1(v)), k)
         return float(w @ np.square(self.act.d1(u)))
 
     def maps(self, k, c, order):
-        a2, n, _, _, _ = self._layer(k, order)
+        a2, n, _, _, _, resolved = self._layer(k, order)
         rho = np.clip(c / k, -1.0, 1.0)
+        if not resolved:  # the series is inaccurate: exact 1-D quadrature at rho = +-1
+            out = self._maps_series(a2, n, k, rho, order)
+            for sign in (1.0, -1.0):
+                at = rho == sign
+                if np.any(at):
+                    vals = self._edge(k, sign, order)
+                    for d in range(order + 1):
+                        out[d] = np.where(at, vals[d], out[d])
+            return out
+        return self._maps_series(a2, n, k, rho, order)
+
+    @staticmethod
+    def _maps_series(a2, n, k, rho, order):
         # Vandermonde rho^j, j < len(a2); |rho| <= 1 so it is well conditioned
         V = np.cumprod(np.broadcast_to(rho[..., None], rho.shape + (a2.size,)), axis=-1)
         V = np.concatenate([np.ones(rho.shape + (1,)), V[..., :-1]], axis=-1)
@@ -337,33 +394,87 @@ def _check_q(q):
     return check_real_array("q", q, -1.0, 1.0)
 
 
+#: Largest depth * len(q) the recursion accepts (~10 s of work on one core; far beyond any
+#: network in the book: the kernel has converged to its fixed point long before).
+MAX_WORK = 10**8
+MAX_DEPTH = 10**5
+
+
+def _check_cost(depth, n_q, keep=False):
+    """Refuse up front a recursion that cannot finish in reasonable time or memory."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"depth={depth} is out of range; allowed: integers in [1, {MAX_DEPTH}] "
+                         "(the cost grows linearly with depth)")
+    if depth * max(n_q, 1) > MAX_WORK:
+        raise ValueError(f"depth * len(q) = {depth * n_q:.3g} exceeds the limit {MAX_WORK:.0e} "
+                         "(kernels.MAX_WORK); evaluate fewer overlaps or a smaller depth")
+
+
 # ----------------------------------------------------------------------------
 # the recursion
 # ----------------------------------------------------------------------------
-def _recursion(act, depth, q, sigma_w2, sigma_b2, order, keep=False):
-    """Run K^1 -> K^{L+1}; return the final (K, dK, d2K), diagonals, and optionally all layers."""
+def _unscale(x, log_s):
+    """``x * exp(log_s)`` without 0 * inf: overflows to +-inf and underflows to 0 honestly."""
+    x = np.asarray(x, dtype=float)
+    if log_s == 0.0:
+        return x
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        ax = np.abs(x)
+        out = np.sign(x) * np.exp(np.log(np.where(ax > 0, ax, 1.0)) + log_s)
+        return np.where(ax > 0, np.where(np.isinf(ax), x, out), 0.0)
+
+
+_TINY, _HUGE = 1e-150, 1e150  # the recursion rescales (exactly) when the variance leaves this range
+
+
+def _recursion(act, depth, q, sigma_w2, sigma_b2, order, keep=False, scaled=False):
+    """Run K^1 -> K^{L+1}; return the final (K, dK, d2K), diagonals, and optionally all layers.
+
+    Deep networks drive the variance to 0 or infinity (ReLU at sigma_w2 = 1 halves it per layer).
+    For a positively homogeneous map (piecewise-linear phi) F(s k, s c) = s F(k, c), so k, c and
+    the q-derivatives are carried divided by a common scale e^{log_s} (sigma_b2 enters as
+    sigma_b2 e^{-log_s}) whenever k leaves [1e-150, 1e150]: exact up to one rounding per
+    rescale. A smooth phi with phi(0) = 0 whose variance falls below 1e-150 at sigma_b2 = 0 is
+    linear to relative accuracy 1e-150 there and continues as the linear map of slope phi'(0).
+    With ``scaled=True`` the result is returned scaled together with ``log_s`` (for ratios).
+    """
     dual = _dual(act)
+    homog = isinstance(dual, _PiecewiseLinearDual)
+    log_s = 0.0
     k = sigma_w2 + sigma_b2
     c = sigma_w2 * q + sigma_b2
     dc = np.full_like(q, sigma_w2)
     d2c = np.zeros_like(q)
     diags = [k]
     layers = [c]
+
+    def rescale(k, c, dc, d2c, log_s):
+        return 1.0, c / k, dc / k, d2c / k, log_s + math.log(k)
+
     for _ in range(depth):
+        if not homog and sigma_b2 == 0.0 and 0.0 < k < _TINY and float(act.f(0.0)) == 0.0:
+            slope = float(act.d1(0.0))
+            dual, homog = _PiecewiseLinearDual(slope, slope), True
+        if homog and (k < _TINY or k > _HUGE) and 0.0 < k < math.inf:
+            k, c, dc, d2c, log_s = rescale(k, c, dc, d2c, log_s)
+        b2 = sigma_b2 * math.exp(-log_s) if log_s else sigma_b2
         maps = dual.maps(k, c, order)
-        c_new = sigma_w2 * maps[0] + sigma_b2
+        c_new = sigma_w2 * maps[0] + b2
         if order >= 2:
             d2c = sigma_w2 * (_safe_mul(maps[2], dc * dc) + _safe_mul(maps[1], d2c))
         if order >= 1:
             dc = sigma_w2 * _safe_mul(maps[1], dc)
         c = c_new
-        k = sigma_w2 * float(dual.diag(k)) + sigma_b2
-        diags.append(k)
+        k = sigma_w2 * float(dual.diag(k)) + b2
+        diags.append(float(_unscale(k, log_s)))
         if keep:
-            layers.append(c)
+            layers.append(_unscale(c, log_s))
     if order >= 2:
         d2c = np.where(np.isnan(d2c), np.inf, d2c)  # unreachable for registry activations
-    return (c, dc, d2c)[order], np.array(diags), layers
+    out = (c, dc, d2c)[order]
+    if scaled:
+        return out, log_s
+    return _unscale(out, log_s), np.array(diags), layers
 
 
 def covariance(activation, depth, q, *, sigma_w2=1.0, sigma_b2=0.0, derivative=0):
@@ -405,6 +516,7 @@ def covariance(activation, depth, q, *, sigma_w2=1.0, sigma_b2=0.0, derivative=0
     act, depth, sigma_w2, sigma_b2 = _check_common(activation, depth, sigma_w2, sigma_b2)
     derivative = check_choice("derivative", derivative, (0, 1, 2))
     q = _check_q(q)
+    _check_cost(depth, q.size)
     out, _, _ = _recursion(act, depth, q, sigma_w2, sigma_b2, derivative)
     return out[()]
 
@@ -422,6 +534,7 @@ def layer_kernels(activation, depth, q, *, sigma_w2=1.0, sigma_b2=0.0):
     """
     act, depth, sigma_w2, sigma_b2 = _check_common(activation, depth, sigma_w2, sigma_b2)
     q = _check_q(q)
+    _check_cost(depth, q.size, keep=True)
     _, diags, layers = _recursion(act, depth, q, sigma_w2, sigma_b2, 0, keep=True)
     return np.stack(layers), diags
 
@@ -436,11 +549,14 @@ def normalized_kernel(activation, depth, q, *, sigma_w2=1.0, sigma_b2=0.0, deriv
     act, depth, sigma_w2, sigma_b2 = _check_common(activation, depth, sigma_w2, sigma_b2)
     derivative = check_choice("derivative", derivative, (0, 1, 2))
     q = _check_q(q)
+    _check_cost(depth, q.size + 1)
     flat = np.concatenate([q.ravel(), [1.0]])
-    val, _, _ = _recursion(act, depth, flat, sigma_w2, sigma_b2, 0)
+    # both recursions carry the same scale (it depends on the diagonal only): the ratio is exact
+    val, log_s = _recursion(act, depth, flat, sigma_w2, sigma_b2, 0, scaled=True)
     c1 = val[-1]
     if derivative:
-        val, _, _ = _recursion(act, depth, flat, sigma_w2, sigma_b2, derivative)
+        val, log_d = _recursion(act, depth, flat, sigma_w2, sigma_b2, derivative, scaled=True)
+        assert log_d == log_s
     return (val[:-1] / c1).reshape(q.shape)[()]
 
 
@@ -493,7 +609,7 @@ def fixed_point_variance(activation, *, sigma_w2=1.0, sigma_b2=0.0, max_iter=500
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for _ in range(max_iter):
-            if q > 1e8:
+            if q > 1e8 * (1.0 + q0):  # grew far beyond its start: no fixed point
                 return math.inf
             if q == 0.0:
                 return 0.0
@@ -529,4 +645,4 @@ def chi_1(activation, *, sigma_w2=1.0, sigma_b2=0.0):
         return sigma_w2 * float(act.d1(0.0)) ** 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return sigma_w2 * float(dual.dphi2(min(qs, 1e8)))
+        return sigma_w2 * float(dual.dphi2(qs if math.isfinite(qs) else 1e8 * (1.0 + sigma_w2 + sigma_b2)))

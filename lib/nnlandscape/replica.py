@@ -349,7 +349,7 @@ def _y_grid(y_min):
 
 
 def _phi_rs(mix, beta, y):
-    return 0.5 * beta**2 * mix.gap(y) + 0.5 * (np.log(y) + (1.0 - y) / y)
+    return 0.5 * beta * (beta * mix.gap(y)) + 0.5 * (np.log(y) + (1.0 - y) / y)
 
 
 def _rs_core(mix, beta):
@@ -358,22 +358,23 @@ def _rs_core(mix, beta):
     y_min = min(1e-3, 1e-3 / (beta.max() * math.sqrt(max(d1, 1e-300))))
     Y = _y_grid(max(y_min, 1e-300))
     dY = np.asarray(mix.dxi(1.0 - Y), dtype=float)
-    b2 = beta[:, None] ** 2
-    G = b2 * dY * Y**2 - (1.0 - Y)
+    with np.errstate(over="ignore", invalid="ignore"):  # (beta y)^2, not beta^2 y^2: T down to ~1e-290
+        G = np.square(beta[:, None] * Y) * dY - (1.0 - Y)
     pos = G > 0
     # at y = 1 (q = 0) use the sign of G for q -> 0+: G ~ q (beta^2 xi''(0) - 1) without a field
     if float(mix.dxi(0.0)) == 0.0:
-        pos[:, -1] = beta**2 * float(mix.d2xi(0.0)) > 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            pos[:, -1] = beta * (beta * float(mix.d2xi(0.0))) > 1.0
     # phi_RS'(q) = -G / (2 y^2): a local minimum in q is a root where G turns from + (smaller q,
     # larger y) to - (larger q, smaller y); keep only those brackets (maxima are never the answer).
     ti, ji = np.nonzero(~pos[:, :-1] & pos[:, 1:])
     lo, hi = np.log(Y[ji]), np.log(Y[ji + 1])
     glo = G[ti, ji]
-    bb = beta[ti] ** 2
     for _ in range(52):
         mid = 0.5 * (lo + hi)
         ym = np.exp(mid)
-        gm = bb * np.asarray(mix.dxi(1.0 - ym), dtype=float) * ym**2 - (1.0 - ym)
+        with np.errstate(over="ignore"):
+            gm = np.square(beta[ti] * ym) * np.asarray(mix.dxi(1.0 - ym), dtype=float) - (1.0 - ym)
         same = (gm > 0) == (glo > 0)
         lo = np.where(same, mid, lo)
         glo = np.where(same, gm, glo)
@@ -381,12 +382,14 @@ def _rs_core(mix, beta):
     roots = np.exp(0.5 * (lo + hi))
     n = len(beta)
     best_y = np.ones(n)
-    best_phi = 0.5 * beta**2 * float(mix.gap(1.0))
+    with np.errstate(over="ignore"):
+        best_phi = 0.5 * beta * (beta * float(mix.gap(1.0)))
     # q = 0 is a solution only without a field, and a local minimum only if beta^2 xi''(0) <= 1
     if float(mix.dxi(0.0)) > 0:
         best_phi = np.full(n, np.inf)
     else:
-        best_phi = np.where(beta**2 * float(mix.d2xi(0.0)) <= 1.0, best_phi, np.inf)
+        with np.errstate(over="ignore", invalid="ignore"):
+            best_phi = np.where(beta * (beta * float(mix.d2xi(0.0))) <= 1.0, best_phi, np.inf)
     if roots.size:
         ph = _phi_rs(mix, beta[ti], roots)
         order = np.lexsort((ph, ti))  # per T, smallest phi first
@@ -398,6 +401,29 @@ def _rs_core(mix, beta):
         best_y[t_sel[better]] = roots[sel][better]
         best_phi[t_sel[better]] = ph[sel][better]
     return best_y
+
+
+def _entropy_small_y(mix, y, s_direct):
+    r"""RS entropy at a root with small :math:`y = 1 - q`, free of the cancellation of two :math:`O(1/y)` terms.
+
+    At a root :math:`\beta^2 = q/(\xi'(q)y^2)`, so :math:`s = \tfrac12[\log y + q/y - \beta^2(\xi(1)-\xi(q))]
+    = \tfrac12[\log y - \frac{q}{\xi'(q)}\int_0^1 t\,\xi''(1-yt)\,dt]` (Taylor with integral remainder;
+    16-point Gauss-Legendre). Entries with :math:`y \ge 10^{-4}` keep ``s_direct``.
+    """
+    y = np.asarray(y, dtype=float)
+    small = y < 1e-4
+    if not np.any(small):
+        return s_direct
+    ys = np.where(small, y, 1e-4)
+    t, w = np.polynomial.legendre.leggauss(16)
+    t, w = 0.5 * (t + 1.0), 0.5 * w
+    d2 = np.asarray(mix.d2xi(1.0 - ys[..., None] * t), dtype=float)
+    R = (d2 * t) @ w
+    q = 1.0 - ys
+    d1 = np.asarray(mix.dxi(q), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_small = 0.5 * (np.log(ys) - q * R / d1)
+    return np.where(small & np.isfinite(s_small), s_small, s_direct)
 
 
 def rs_solution(mixture, T) -> RSSolution:
@@ -423,9 +449,10 @@ def rs_solution(mixture, T) -> RSSolution:
     beta = 1.0 / Tf
     y = _rs_core(mix, beta)
     gap = np.asarray(mix.gap(y), dtype=float)
-    phi = 0.5 * beta**2 * gap + 0.5 * (np.log(y) + (1.0 - y) / y)
+    phi = 0.5 * beta * (beta * gap) + 0.5 * (np.log(y) + (1.0 - y) / y)
     e = -beta * gap
-    s = -0.5 * beta**2 * gap + 0.5 * (np.log(y) + (1.0 - y) / y)
+    s = -0.5 * beta * (beta * gap) + 0.5 * (np.log(y) + (1.0 - y) / y)
+    s = np.where(y < 1e-4, _entropy_small_y(mix, y, s), s)
     lam = _replicon(mix, beta, y)
     shape = Ta.shape
     f = lambda a: _out(np.reshape(a, shape), scalar)  # noqa: E731
@@ -436,7 +463,7 @@ def _replicon(mix, beta, y):
     y = np.asarray(y, dtype=float)
     d2 = np.asarray(mix.d2xi(1.0 - y), dtype=float)
     with np.errstate(invalid="ignore"):
-        val = beta**2 * d2 * y**2
+        val = np.square(beta * y) * d2
     val = np.where(y == 0, np.where(np.isinf(d2), np.inf, 0.0), val)
     return 1.0 - val
 
