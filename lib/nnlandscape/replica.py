@@ -224,6 +224,8 @@ class Mixture:
         m = cls(xi, dxi, d2xi, None, str(label))
         if check:
             _check_mixture_values(m, "xi")
+            _check_derivative_pair(m.xi, m.dxi, "dxi", "xi")
+            _check_derivative_pair(m.dxi, m.d2xi, "d2xi", "dxi")
         return m
 
     @classmethod
@@ -298,6 +300,30 @@ def _check_mixture_values(m, name, odd=None):
         vm = np.asarray(odd(q), dtype=float)
         if np.any(np.abs(vm) > v0 + 1e-8 * scale):
             raise ValueError(f"{name}: |xi(-q)| > xi(q): a negative Taylor coefficient")
+
+
+def _check_derivative_pair(F, f, name, of):
+    r"""Check numerically that ``f`` is the derivative of ``F``: :math:`F(b) - F(a) = \int_a^b f` on
+    200 cells of :math:`[0, 0.995]` (8-point Gauss-Legendre, error far below the tolerance
+    :math:`10^{-7}` times the scale of the values for any smooth :math:`\xi`)."""
+    edges = np.linspace(0.0, 0.995, 201)
+    t, w = np.polynomial.legendre.leggauss(8)
+    h = 0.5 * np.diff(edges)
+    nodes = (edges[:-1] + h)[:, None] + h[:, None] * t
+    try:
+        Fe = np.asarray(F(edges), dtype=float)
+        fn = np.broadcast_to(np.asarray(f(nodes.ravel()), dtype=float), nodes.size).reshape(nodes.shape)
+    except Exception as exc:  # a broken callable
+        raise ValueError(f"{name}: evaluating it on an array of overlaps failed ({exc})") from None
+    integral = (fn * w) @ np.ones(8) * h
+    scale = max(float(np.abs(Fe).max()), float(np.abs(fn).max()), 1e-300)
+    err = np.abs(np.diff(Fe) - integral)
+    if not np.all(np.isfinite(err)) or err.max() > 1e-7 * scale:
+        j = int(np.nanargmax(err)) if np.any(np.isfinite(err)) else 0
+        raise ValueError(
+            f"{name} is not the derivative of {of}: on [{edges[j]:.3f}, {edges[j + 1]:.3f}] the increment of "
+            f"{of} and the integral of {name} differ by {err[j]:.3g} (allowed: 1e-7 of the scale {scale:.3g})"
+        )
 
 
 def _check_mixture(mixture):
