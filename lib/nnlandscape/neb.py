@@ -34,6 +34,7 @@ Phys. 113, 9978 (2000); G. Henkelman, B. P. Uberuaga, H. Jónsson, J. Chem. Phys
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -77,8 +78,13 @@ class FIRE:
         self.max_step = float(max_step)
         if not self.max_step > 0:
             raise ValueError(f"max_step={max_step!r} is out of range; allowed: > 0")
-        self.n_min, self.f_inc, self.f_dec = int(n_min), float(f_inc), float(f_dec)
-        self.alpha_start, self.f_alpha = float(alpha_start), float(f_alpha)
+        if self.dt_max < self.dt:
+            raise ValueError(f"dt_max={self.dt_max!r} is out of range; allowed: dt_max >= dt = {self.dt!r}")
+        self.n_min = check_int("n_min", n_min, 0)
+        self.f_inc = check_real("f_inc", f_inc, 1.0)
+        self.f_dec = check_real("f_dec", f_dec, 0.0, 1.0, low_open=True, high_open=True)
+        self.alpha_start = check_real("alpha_start", alpha_start, 0.0, 1.0)
+        self.f_alpha = check_real("f_alpha", f_alpha, 0.0, 1.0, low_open=True)
         self.alpha = self.alpha_start
         self.v = None
         self._n_pos = 0
@@ -136,16 +142,29 @@ def fire_minimize(fun, x0, *, fmax=1e-6, max_steps=10_000, dt=None, dt_max=None,
     fmax = check_real("fmax", fmax, 0.0, low_open=True)
     max_steps = check_int("max_steps", max_steps, 0)
     max_step = check_real("max_step", max_step, 0.0, low_open=True)
-    e, g = fun(x)
-    g = np.asarray(g, float)
+
+    def call(x):
+        out = fun(x)
+        try:
+            e, g = out
+            e, g = float(e), np.asarray(g, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("fun must return (energy, gradient) with a real energy and a (D,) gradient") from None
+        if g.shape != x.shape:
+            raise ValueError(f"fun returned a gradient of shape {g.shape}; allowed: the shape of x0 {x.shape}")
+        if not (math.isfinite(e) and np.all(np.isfinite(g))):
+            raise ValueError(f"fun returned a non-finite energy or gradient (energy={e!r}) at a point with "
+                             f"|x|={np.linalg.norm(x):.3g}: the function must be finite where FIRE walks")
+        return e, g
+
+    e, g = call(x)
     if dt is None:
         dt = np.sqrt(0.1 * max_step / max(np.linalg.norm(g), 1e-12))
     opt = FIRE(dt, dt_max, max_step)
     n = 0
     while np.linalg.norm(g) >= fmax and n < max_steps:
         x = opt.step(x[None, :], -g[None, :])[0]
-        e, g = fun(x)
-        g = np.asarray(g, float)
+        e, g = call(x)
         n += 1
     return FireResult(x, float(e), g, n, bool(np.linalg.norm(g) < fmax))
 
@@ -240,6 +259,18 @@ def neb_forces(images, energies, gradients, spring, climb_index=None):
     gets :math:`-\nabla E + 2(\nabla E\cdot\hat\tau)\hat\tau` and no spring.
     Returns ``(forces, tangents)``.
     """
+    images = check_finite_array("images", images)
+    if images.ndim != 2 or images.shape[0] < 3:
+        raise ValueError(f"images must have shape (N, D) with N >= 3, got {images.shape}")
+    energies = check_finite_array("energies", energies)
+    if energies.shape != images.shape[:1]:
+        raise ValueError(f"energies must have shape ({images.shape[0]},) (one per image), got {energies.shape}")
+    gradients = check_finite_array("gradients", gradients)
+    if gradients.shape != images.shape:
+        raise ValueError(f"gradients must have the shape of images {images.shape}, got {gradients.shape}")
+    spring = check_real("spring", spring, 0.0)
+    if climb_index is not None:
+        climb_index = check_int("climb_index", climb_index, 1, images.shape[0] - 2)
     tau, np_, nm = improved_tangents(images, energies)
     g = gradients[1:-1]
     gpar = np.einsum("id,id->i", g, tau)

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_finite_array, check_int, check_real
+from ._checks import check_finite_array, check_int, check_real, check_real_array
 
 __all__ = [
     "SIZES",
@@ -74,6 +74,7 @@ __all__ = [
 SIZES = (1, 5, 5, 5, 5, 5, 1)
 DOMAIN = (0.0, 1.0)
 MAX_TENT_LAYERS = 5
+MAX_TENT_POWER = 40
 MAX_SPLINE_KNOTS = 7
 CARRY_OFFSET = 0.5
 _SLOT_LAYER = (1, 1, 2, 3, 4, 5, 5)  # hidden layer that holds spline knot slot j
@@ -129,10 +130,16 @@ def relu_forward(weights, biases, x) -> np.ndarray:
 def tent_power(x, k) -> np.ndarray:
     r"""The ``k``-fold tent map :math:`T^k(x) = 1 - |(2^k x \bmod 2) - 1|` on :math:`[0, 1]` (``k = 0``: :math:`x`).
 
-    Closed form, independent of any network: exact at dyadic points.
+    Closed form, independent of any network: exact at dyadic points (every float is one:
+    the formula computes :math:`T^k` of the binary value of ``x`` without rounding). Since
+    :math:`T^k` stretches by :math:`2^k`, the rounding of a float input (up to
+    :math:`2^{-53}`) moves the result by up to :math:`2^{k-53}`; ``k`` is therefore limited to
+    ``MAX_TENT_POWER`` = 40 (an uncertainty below :math:`1.2\times10^{-4}`), beyond which the
+    result would say nothing about the real number the float stands for (``tent_power(1/3, 56)``
+    would be 0, not :math:`T^{56}(1/3) = 2/3`).
     """
-    k = check_int("k", k, 0)
-    x = np.asarray(x, float)
+    k = check_int("k", k, 0, MAX_TENT_POWER)
+    x = check_real_array("x", x)
     if k == 0:
         return x.copy()
     return 1.0 - np.abs(np.mod(2.0**k * x, 2.0) - 1.0)
