@@ -177,7 +177,8 @@ def _check_above(above):
 def sphere_volume(dim) -> float:
     r"""Surface area :math:`|S^d| = 2\pi^{(d+1)/2}/\Gamma(\frac{d+1}{2})` of the unit sphere :math:`S^d`."""
     dim = check_int("dim", dim, 0)
-    return 2.0 * math.pi ** ((dim + 1) / 2) / math.gamma((dim + 1) / 2)
+    # in logs (lgamma): Gamma((d+1)/2) overflows from d = 342 while the area is ~1e-224 there
+    return math.exp(math.log(2.0) + 0.5 * (dim + 1) * math.log(math.pi) - math.lgamma(0.5 * (dim + 1)))
 
 
 # ----------------------------------------------------------------------------
@@ -348,8 +349,12 @@ def goe_det_moments(s, dim):
     return _F_scaled(flat, dim, 1.0).reshape((dim + 1,) + s.shape)
 
 
-def _F_scaled(xi, dim, k2):
-    r""":math:`k_2^{d/2} F_k(\xi/\sqrt{k_2})` for all k, shape ``(dim+1, len(xi))``; exact polynomial tails."""
+def _F_scaled(xi, dim, k2, unit=False):
+    r""":math:`k_2^{d/2} F_k(\xi/\sqrt{k_2})` for all k, shape ``(dim+1, len(xi))``; exact polynomial tails.
+
+    ``unit=True`` (needs :math:`k_2 > 0`) leaves out the factor :math:`k_2^{d/2}`, which the caller
+    then combines with other powers in logs (it overflows for deep chaotic networks)."""
+    kp = 1.0 if unit else k2 ** (dim / 2)
     cut, nodes, vals, w = _goe_table(dim)
     out = np.zeros((dim + 1, xi.size))
     sk = math.sqrt(k2)
@@ -366,13 +371,14 @@ def _F_scaled(xi, dim, k2):
         hit = exact.any(axis=1)
         if hit.any():
             val[hit] = vals[:, np.argmax(exact[hit], axis=1)].T
-        out[:, inside] = (val * ((1.0 + (s / cut) ** 2) ** (dim / 2))[:, None]).T * k2 ** (dim / 2)
+        out[:, inside] = (val * ((1.0 + (s / cut) ** 2) ** (dim / 2))[:, None]).T * kp
     pos = (~inside) & (xi > 0)
     neg = (~inside) & (xi <= 0)
+    xs, ks = (xi / sk, 1.0) if unit else (xi, k2)
     if pos.any():
-        out[0, pos] = _hermite_he(dim, xi[pos], k2)
+        out[0, pos] = _hermite_he(dim, xs[pos], ks)
     if neg.any():
-        out[dim, neg] = (-1) ** dim * _hermite_he(dim, xi[neg], k2)
+        out[dim, neg] = (-1) ** dim * _hermite_he(dim, xs[neg], ks)
     return np.maximum(out, 0.0)
 
 
@@ -419,6 +425,11 @@ def _counts_goe(k1, k2, dim, above):
             dens = dens * special.ndtr(-arg / tau)
         else:
             dens = dens * (arg < 0)
+    if k2 > 0:  # |S^d| (k2 / (2 pi k1))^{d/2} in logs: finite (or an honest inf) however deep the network
+        F = _F_scaled(xi, dim, k2, unit=True)
+        log_pref = math.log(sphere_volume(dim)) + 0.5 * dim * (math.log(k2) - math.log(2.0 * math.pi * k1))
+        with np.errstate(over="ignore"):
+            return np.exp(log_pref) * (F @ (wq * dens))
     F = _F_scaled(xi, dim, k2)
     pref = sphere_volume(dim) / (2.0 * math.pi * k1) ** (dim / 2)
     return pref * (F @ (wq * dens))
@@ -443,7 +454,7 @@ def _counts_closed(k1, k2, dim, above):
         return np.array([base - amp * special.ndtr(-a), base + amp * special.ndtr(a)])
     if dim == 2:
         if above is None:
-            e = 2.0 * eta**1.5 / math.sqrt(1.0 + 3.0 * eta)
+            e = 2.0 * eta / math.sqrt(3.0 + 1.0 / eta) if eta > 0 else 0.0  # = 2 eta^1.5/sqrt(1+3 eta)
             return np.array([1.0 + e, 2.0 * e, 1.0 + e])
         v = k1 + 2.0 * k2  # variance of M = (lambda_1 + lambda_2)/2
         tau = math.sqrt(max(1.0 - k1 * k1 / v, 0.0))
@@ -702,9 +713,12 @@ def _network_pairs(activation, depth, dim, sigma_w2, sigma_b2, above):
     k1, k2 = network_derivatives(act, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     scalar = np.ndim(k1) == 0
     pairs = []
-    for a, b in zip(np.atleast_1d(k1), np.atleast_1d(k2)):
-        if not math.isfinite(b):
-            raise _regularity_error(act)
+    for L, a, b in zip(np.atleast_1d(depth), np.atleast_1d(k1), np.atleast_1d(k2)):
+        if not (math.isfinite(a) and math.isfinite(b)):
+            raise ValueError(
+                f"depth={int(L)}: the normalised kernel derivatives K'(1), K''(1) overflow (they grow like "
+                "chi^L in the chaotic regime); allowed: depths where they stay below 1e308"
+            )
         if not a > 0:
             raise ValueError(
                 f"the normalised kernel slope K'(1) = {a:g} vanished (deep ordered network: the field is "
@@ -911,7 +925,12 @@ def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9):
     if chi < 1.0 - tol:
         eta_inf = kappa2 / (chi * (1.0 - chi))
         tail = 1.0 if above is None else float(special.ndtr(-above))
-        limit = expected_critical_points(1.0, max(eta_inf, 0.0), dim, index=index) * tail
+        if eta_inf > 1e12:  # E N = c_d eta^{d/2} (1 + O(1/eta)): in logs, an honest inf beyond 1e308
+            c = pick(_leading_constants(dim, None, 0.0))
+            with np.errstate(over="ignore"):
+                limit = float(np.exp(math.log(c) + 0.5 * dim * math.log(eta_inf))) * tail if c > 0 else 0.0
+        else:
+            limit = expected_critical_points(1.0, max(eta_inf, 0.0), dim, index=index) * tail
         out = ("ordered", "converges", limit, limit,
                     r"E N \to E N(\eta_\infty)\,\bar\Phi(u),\ \eta_\infty = \kappa_2/(\chi(1-\chi))")
     else:
