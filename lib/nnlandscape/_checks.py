@@ -10,7 +10,8 @@ import math
 import numbers
 from typing import Iterable
 
-__all__ = ["check_choice", "check_int", "check_real", "check_finite_array", "check_real_array"]
+__all__ = ["check_choice", "check_int", "check_real", "check_finite_array", "check_real_array", "check_numeric_dtype",
+           "check_seed", "check_budget"]
 
 
 def check_choice(name: str, value, choices: Iterable):
@@ -81,10 +82,26 @@ def check_finite_array(name: str, value, dtype=float):
     """Return ``value`` as a numpy array if every entry is finite."""
     import numpy as np
 
+    check_numeric_dtype(name, value)
     arr = np.asarray(value, dtype=dtype)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values")
     return arr
+
+
+def check_numeric_dtype(name: str, value):
+    """Raise ``TypeError`` unless ``value`` is (an array of) real numbers: integer or floating dtype.
+
+    Booleans, strings, complex numbers and Python objects are refused instead of being cast
+    (a cast would turn ``"1"`` into 1.0, ``True`` into 1.0 and drop imaginary parts silently).
+    """
+    import numpy as np
+
+    kind = np.asarray(value).dtype.kind
+    if kind not in "iuf":
+        what = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects"}
+        raise TypeError(f"{name} must hold real numbers (an int or float array), got {what.get(kind, kind)}")
+    return value
 
 
 def check_real_array(
@@ -118,3 +135,38 @@ def check_real_array(
         if bad.any():
             raise ValueError(f"{name} is out of range (got values in [{arr.min():g}, {arr.max():g}]); allowed: {allowed}")
     return arr
+
+
+def check_seed(name: str, seed):
+    """Return ``seed`` if numpy accepts it as a seed: ``None``, an integer >= 0, a sequence of
+    them, a ``SeedSequence`` or a ``Generator``; else raise ``ValueError`` naming ``name``."""
+    import numpy as np
+
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
+        return seed
+    if isinstance(seed, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a non-negative integer (or None), got {seed!r}")
+    if isinstance(seed, numbers.Integral):
+        if seed < 0:
+            raise ValueError(f"{name}={seed} is out of range; allowed: integers >= 0 (or None)")
+        return int(seed)
+    try:
+        arr = np.asarray(seed)
+    except Exception:  # pragma: no cover - exotic objects
+        arr = np.asarray(None, dtype=object)
+    if arr.ndim == 1 and arr.size and arr.dtype.kind in "iu" and np.all(arr >= 0):
+        return seed
+    raise ValueError(f"{name} must be a non-negative integer (or None, a sequence of them, a numpy Generator), "
+                     f"got {seed!r}")
+
+
+def check_budget(what: str, cost: float, limit: float, limit_name: str, unit: str = ""):
+    """Refuse up front work whose estimated ``cost`` exceeds ``limit``.
+
+    The message names the estimate, the limit and where the limit lives (``limit_name``), e.g.
+    ``check_budget("n_models * n_params", 3e9, 1e8, "optim.MAX_PARAMETERS")``.
+    """
+    if cost > limit:
+        u = f" {unit}" if unit else ""
+        raise ValueError(f"{what} = {cost:.3g}{u} exceeds the limit {limit:.3g}{u} ({limit_name}): "
+                         "this would not finish in reasonable time or memory; reduce it")

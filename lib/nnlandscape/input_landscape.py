@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_finite_array, check_int, check_real
+from ._checks import check_finite_array, check_int, check_real, check_seed
 from .activations import Activation, get_activation
 
 __all__ = ["MLPBatch", "uniform_sphere"]
@@ -103,7 +103,7 @@ class MLPBatch:
         shapes = [(N, width)] + [(width, width)] * (depth - 1) + [(width, 1)]
         W = [np.empty((n_networks,) + s) for s in shapes]
         b = [np.empty((n_networks, 1, s[1])) for s in shapes]
-        streams = np.random.SeedSequence(seed).spawn(first_index + n_networks)[first_index:]
+        streams = np.random.SeedSequence(check_seed("seed", seed)).spawn(first_index + n_networks)[first_index:]
         for i, ss in enumerate(streams):
             rng = np.random.default_rng(ss)
             for l, s in enumerate(shapes):  # same order as random_nets.sample_network
@@ -171,7 +171,7 @@ class MLPBatch:
         ``(mean, stderr)``, arrays of shape ``(B,)``.
         """
         n_points = check_int("n_points", n_points, 4)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed("seed", seed))
         half = n_points // 2
         # running mean and sum of squared deviations, chunks merged by Chan et al.'s (1979) update:
         # no cancellation between sum(v^2)/n and mean^2 (exact zero variance stays ~0, not ~1e-9)

@@ -41,7 +41,7 @@ from scipy import optimize
 
 from . import neb as _neb
 from . import optim, symmetries
-from ._checks import check_choice, check_finite_array, check_int, check_real
+from ._checks import check_choice, check_finite_array, check_int, check_real, check_seed
 from .nets import MLP
 
 __all__ = [
@@ -244,7 +244,7 @@ def noise_of_norm(dim: int, radii, seed=0) -> np.ndarray:
     r = check_finite_array("radii", np.atleast_1d(radii)).ravel()
     if np.any(r < 0):
         raise ValueError(f"radii must be >= 0 (noise norms), got min {r.min():g}")
-    z = np.random.default_rng(seed).standard_normal((r.size, dim))
+    z = np.random.default_rng(check_seed("seed", seed)).standard_normal((r.size, dim))
     return z * (r / np.linalg.norm(z, axis=1))[:, None]
 
 
@@ -374,7 +374,7 @@ def basin_experiment(net: MLP, theta_star, X, y, *, n_trials: int = 256, r_max: 
     r_max = check_real("r_max", r_max, 0.0, low_open=True)
     tol = check_real("tol", tol, 0.0, low_open=True)
     optimizer = check_choice("optimizer", optimizer, tuple(OPTIMIZER_SETTINGS))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     radii = rng.uniform(0.0, r_max, n_trials)
     theta0 = jitter(theta_star, radii, seed=rng)
     settings = {**OPTIMIZER_SETTINGS[optimizer], **overrides}

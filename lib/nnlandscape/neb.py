@@ -41,7 +41,7 @@ from typing import Callable
 import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 
-from ._checks import check_choice, check_finite_array, check_int, check_real
+from ._checks import check_choice, check_finite_array, check_int, check_real, check_seed
 
 __all__ = [
     "NEBResult",
@@ -470,7 +470,7 @@ def nudged_elastic_band(
         path = linear_path(start, end, n_images)
     path = path.copy()
     if perturb > 0:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed("seed", seed))
         path[1:-1] += perturb * rng.standard_normal(path[1:-1].shape)
 
     e_end, g_end = _evaluate(fun, np.stack([start, end]))

@@ -58,7 +58,7 @@ from typing import Sequence
 import numpy as np
 from scipy import special
 
-from ._checks import check_choice, check_finite_array, check_int, check_real
+from ._checks import check_choice, check_finite_array, check_int, check_numeric_dtype, check_real, check_seed
 from .activations import Activation, get_activation
 
 __all__ = ["MLP", "LOSSES", "INITS", "pack", "unpack"]
@@ -268,7 +268,7 @@ class MLP:
         return f"MLP(sizes={self.sizes}, activation={'/'.join(acts)}, P={self.n_params})"
 
     def _theta(self, theta, name="theta"):
-        theta = np.asarray(theta)
+        theta = np.asarray(check_numeric_dtype(name, theta))
         if theta.ndim not in (1, 2) or theta.shape[-1] != self.n_params:
             raise ValueError(f"{name} must have shape (P,) or (M, P) with P={self.n_params}, got {theta.shape}")
         if not np.issubdtype(theta.dtype, np.floating):
@@ -365,7 +365,7 @@ class MLP:
                 std[s:e] = bias_std
             else:
                 std[s:e] = np.sqrt({"he": 2.0 / i, "glorot": 2.0 / (i + o), "lecun": 1.0 / i}[scheme])
-        z = np.random.default_rng(seed).standard_normal((n_models, self.n_params))
+        z = np.random.default_rng(check_seed("seed", seed)).standard_normal((n_models, self.n_params))
         return (z * std).astype(dtype)
 
     # ..................................................................... forward

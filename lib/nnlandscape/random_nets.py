@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_choice, check_finite_array, check_int, check_real, check_real_array
+from ._checks import check_choice, check_finite_array, check_int, check_real, check_real_array, check_seed
 from .activations import Activation, get_activation
 from .input_landscape import MLPBatch
 
@@ -64,7 +64,7 @@ def sphere_points(N, q, seed=0):
     """
     N = check_int("N", N, 2)
     q = _check_overlaps(q)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     g = rng.standard_normal((2, N))
     e1 = g[0] / np.linalg.norm(g[0])
     e2 = g[1] - (g[1] @ e1) * e1
@@ -131,7 +131,7 @@ def _check_net_args(activation, depth, width, X, n_networks, sigma_w2, sigma_b2,
 
 def _chunks(n_networks, seed, per_net_bytes):
     chunk = max(1, min(n_networks, _CHUNK_BYTES // max(per_net_bytes, 1)))
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n_networks)]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(check_seed("seed", seed)).spawn(n_networks)]
     for start in range(0, n_networks, chunk):
         yield start, streams[start:start + chunk]
 

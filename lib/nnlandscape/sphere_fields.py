@@ -43,7 +43,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ._checks import check_choice, check_finite_array, check_int, check_real
+from ._checks import check_choice, check_finite_array, check_int, check_real, check_seed
 from ._threads import single_threaded_blas
 
 __all__ = [
@@ -413,7 +413,7 @@ def polynomial_field(coefficients, dim, seed=0) -> Callable:
     dim = check_int("dim", dim, 1, 3)
     a = a / a.sum()
     D = dim + 1
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     tensors = [(p, math.sqrt(ap) * rng.standard_normal((D,) * p)) for p, ap in enumerate(a)]
     tensors = [(p, J) for p, J in tensors if a[p] > 0]
 

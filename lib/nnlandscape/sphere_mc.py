@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_finite_array, check_int, check_real
+from ._checks import check_finite_array, check_int, check_real, check_seed
 from .input_landscape import MLPBatch, uniform_sphere
 from .progress import ProgressBar
 
@@ -190,7 +190,7 @@ def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_
     target_accept = check_real("target_accept", target_accept, 0.0, 1.0, low_open=True, high_open=True)
     off = _check_offset(nets, offset)
     B, K, N = nets.n_networks, T.size, nets.N
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     rootN = math.sqrt(N)
     if X0 is None:
         X = uniform_sphere((B, K, C), N, rng)
@@ -304,7 +304,7 @@ def sphere_descent(nets, *, n_starts=16, n_steps=500, lr=0.1, offset=None, seed=
     off = _check_offset(nets, offset)
     B, N = nets.n_networks, nets.N
     rootN = math.sqrt(N)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     U = uniform_sphere((B, S), N, rng) / rootN
     hist = []
     with ProgressBar(n_steps, enable=progress, desc="descent") as bar:
