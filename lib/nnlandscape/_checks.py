@@ -160,6 +160,12 @@ def check_seed(name: str, seed):
                      f"got {seed!r}")
 
 
+#: Memory any single call may plan to allocate (bytes); calls estimated beyond it are refused.
+MAX_BYTES = 2**31
+#: Floating-point operations any single call may plan (~minutes on one core); beyond, refused.
+MAX_FLOPS = 1e12
+
+
 def check_budget(what: str, cost: float, limit: float, limit_name: str, unit: str = ""):
     """Refuse up front work whose estimated ``cost`` exceeds ``limit``.
 

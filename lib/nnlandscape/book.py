@@ -24,7 +24,16 @@ _PATTERNS = ("*.md", "*.yml", "*.bib", "chapters/**/*.md", "lib/nnlandscape/**/*
 
 
 def source_files(root: Path = ROOT) -> list[Path]:
-    """Every file the built book depends on, sorted."""
+    """Every file the built book depends on, sorted.
+
+    ``root`` must be a book root (a folder holding ``_config.yml``): a wrong folder would
+    otherwise give an empty or foreign list and a meaningless hash.
+    """
+    if not isinstance(root, (str, Path)):
+        raise TypeError(f"root must be a path (str or pathlib.Path), got {type(root).__name__}")
+    root = Path(root)
+    if not (root / "_config.yml").is_file():
+        raise ValueError(f"root={str(root)!r} is not a book root; allowed: a folder holding _config.yml")
     files = set()
     for pattern in _PATTERNS:
         files.update(p for p in root.glob(pattern) if p.is_file())

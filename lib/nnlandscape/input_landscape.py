@@ -34,7 +34,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_finite_array, check_int, check_real, check_seed
+from ._checks import MAX_BYTES, MAX_FLOPS, check_budget, check_finite_array, check_int, check_real, check_seed
 from .activations import Activation, get_activation
 
 __all__ = ["MLPBatch", "uniform_sphere"]
@@ -99,6 +99,9 @@ class MLPBatch:
             act = get_activation(activation, **activation_params)
         self.activation, self.depth, self.width, self.N = act, depth, width, N
         self.n_networks, self.sigma_w2, self.sigma_b2, self.seed = n_networks, sigma_w2, sigma_b2, seed
+        check_budget("memory of the weights (n_networks * (N n + (L-1) n^2 + 2n) doubles)",
+                     8.0 * n_networks * (N * width + (depth - 1) * width * width + 2 * width), MAX_BYTES,
+                     "nnlandscape._checks.MAX_BYTES", "bytes")
         sw, sb = math.sqrt(sigma_w2), math.sqrt(sigma_b2)
         shapes = [(N, width)] + [(width, width)] * (depth - 1) + [(width, 1)]
         W = [np.empty((n_networks,) + s) for s in shapes]
@@ -110,6 +113,11 @@ class MLPBatch:
                 W[l][i] = rng.standard_normal(s) * (sw / math.sqrt(s[0]))
                 b[l][i, 0] = rng.standard_normal(s[1]) * sb
         self._W, self._b = W, b
+
+    @property
+    def flops_per_point(self):
+        """Multiply-adds of one forward pass of every network at one input each (for cost estimates)."""
+        return 2.0 * self.n_networks * (self.N * self.width + (self.depth - 1) * self.width**2 + self.width)
 
     def __repr__(self):
         return (f"MLPBatch({self.activation.name!r}, depth={self.depth}, width={self.width}, N={self.N}, "
@@ -171,6 +179,8 @@ class MLPBatch:
         ``(mean, stderr)``, arrays of shape ``(B,)``.
         """
         n_points = check_int("n_points", n_points, 4)
+        check_budget("work of the estimate (n_points * evaluations of every network)",
+                     2.0 * n_points * self.flops_per_point, MAX_FLOPS, "nnlandscape._checks.MAX_FLOPS", "flops")
         rng = np.random.default_rng(check_seed("seed", seed))
         half = n_points // 2
         # running mean and sum of squared deviations, chunks merged by Chan et al.'s (1979) update:

@@ -371,7 +371,9 @@ def basin_experiment(net: MLP, theta_star, X, y, *, n_trials: int = 256, r_max: 
     """
     theta_star = check_finite_array("theta_star", theta_star)
     n_trials = check_int("n_trials", n_trials, 2)
-    r_max = check_real("r_max", r_max, 0.0, low_open=True)
+    # a start farther than 1e6 (times the scale of theta*) is no longer a perturbation, and beyond
+    # ~1e38 it is not representable in float32
+    r_max = check_real("r_max", r_max, 0.0, 1e6 * (1.0 + float(np.abs(theta_star).max(initial=0.0))), low_open=True)
     tol = check_real("tol", tol, 0.0, low_open=True)
     optimizer = check_choice("optimizer", optimizer, tuple(OPTIMIZER_SETTINGS))
     rng = np.random.default_rng(check_seed("seed", seed))

@@ -58,7 +58,9 @@ from typing import Sequence
 import numpy as np
 from scipy import special
 
-from ._checks import check_choice, check_finite_array, check_int, check_numeric_dtype, check_real, check_seed
+from ._checks import (
+    MAX_BYTES, check_budget, check_choice, check_finite_array, check_int, check_numeric_dtype, check_real, check_seed,
+)
 from .activations import Activation, get_activation
 
 __all__ = ["MLP", "LOSSES", "INITS", "pack", "unpack"]
@@ -365,6 +367,8 @@ class MLP:
                 std[s:e] = bias_std
             else:
                 std[s:e] = np.sqrt({"he": 2.0 / i, "glorot": 2.0 / (i + o), "lecun": 1.0 / i}[scheme])
+        check_budget("memory of the draw (3 arrays of n_models x n_params floats)", 24.0 * n_models * self.n_params, MAX_BYTES,
+                     "nnlandscape._checks.MAX_BYTES", "bytes")
         z = np.random.default_rng(check_seed("seed", seed)).standard_normal((n_models, self.n_params))
         return (z * std).astype(dtype)
 
@@ -538,6 +542,10 @@ class MLP:
         X = self._X(X)
         y, lf = self._y(y, X.shape[0], loss)
         M, P = theta.shape
+        n = X.shape[0]
+        check_budget("memory of the Hessian (M P^2 and the R-op temporaries of one model)",
+                     8.0 * (3 * M * P * P + P * n * (sum(self.sizes) * 4 + 1)), MAX_BYTES,
+                     "nnlandscape._checks.MAX_BYTES", "bytes")
         eye = np.broadcast_to(np.eye(P, dtype=theta.dtype), (M, P, P))
         H = self._rop_blocked(theta, X, y, lf, eye, gauss_newton)
         H = 0.5 * (H + np.swapaxes(H, -1, -2))

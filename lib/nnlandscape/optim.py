@@ -34,7 +34,7 @@ import numba
 import numpy as np
 
 from . import _nets_numba
-from ._checks import check_choice, check_int, check_real
+from ._checks import MAX_BYTES, check_budget, check_choice, check_int, check_real
 from .nets import MLP
 from .progress import ProgressBar
 
@@ -250,6 +250,10 @@ def train(net: MLP, theta0, X, y, *, loss: str = "mse", optimizer="adam", lr=1e-
     steps = check_int("steps", steps, 0)
     record_every = max(1, -(-steps // 1000)) if record_every is None else check_int("record_every", record_every, 1)
     M, P = theta.shape
+    # parameters, gradient and up to 3 optimiser buffers, plus forward/backward activations
+    check_budget("memory of training (models x (parameters + activations))",
+                 theta.itemsize * M * (6.0 * P + 3.0 * X.shape[0] * sum(net.sizes[1:])), MAX_BYTES,
+                 "nnlandscape._checks.MAX_BYTES", "bytes")
     lrs = _check_lr(lr, M)
     if isinstance(optimizer, Optimizer):
         if opt_params:

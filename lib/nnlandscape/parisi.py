@@ -399,6 +399,7 @@ def parisi_certificate(mixture, T, q_atoms, weights, *, n=1500):
     """
     mix = _check_mixture(mixture)
     beta = 1.0 / _check_T(T)
+    n = check_int("n", n, 2, 10**6)
     q, w = _check_measure(q_atoms, weights)
     y_min = max(min(1e-4, 1e-3 * (1.0 - q[-1])), 1e-15)
     nodes, G, wn = _mass_gradient_T(mix, beta, q, w, _fine_grid(y_min, n))
@@ -489,6 +490,7 @@ def frsb_solution(mixture, T, *, n_grid=80, refinements=1, max_steps=2, q_grid=N
     n_grid = check_int("n_grid", n_grid, 8, 5000)
     refinements = check_int("refinements", refinements, 0, 10)
     max_steps = check_int("max_steps", max_steps, 0, 8)
+    tol = check_real("tol", tol, 0.0)
     beta = 1.0 / T
     grid, w, ok = _grid_solution(mix, T, n_grid, refinements, q_grid)
     P_grid = _P_atoms(mix, beta, grid, w)
@@ -780,6 +782,7 @@ def ground_state_certificate(mixture, L, q_atoms, masses, *, n=1500):
     """
     mix = _check_mixture(mixture)
     L = check_real("L", L, 0.0, low_open=True)
+    n = check_int("n", n, 2, 10**6)
     q = np.atleast_1d(np.asarray(q_atoms, float))
     c = np.atleast_1d(np.asarray(masses, float))
     if q.size == 0:
@@ -808,6 +811,7 @@ def frsb_ground_state(mixture, *, n_grid=100, refinements=1, max_steps=2, y_min=
     n_grid = check_int("n_grid", n_grid, 8, 5000)
     refinements = check_int("refinements", refinements, 0, 10)
     max_steps = check_int("max_steps", max_steps, 0, 8)
+    y_min = check_real("y_min", y_min, 0.0, 0.5, low_open=True)
     atoms = _default_grid(n_grid, y_min)
     L0 = 1.0 / np.sqrt(max(float(mix.dxi(1.0)), 1e-300))
     c0 = np.zeros(len(atoms))

@@ -27,7 +27,9 @@ import math
 
 import numpy as np
 
-from ._checks import check_choice, check_finite_array, check_int, check_real, check_real_array, check_seed
+from ._checks import (
+    MAX_BYTES, MAX_FLOPS, check_budget, check_choice, check_finite_array, check_int, check_real, check_real_array, check_seed,
+)
 from .activations import Activation, get_activation
 from .input_landscape import MLPBatch
 
@@ -126,6 +128,12 @@ def _check_net_args(activation, depth, width, X, n_networks, sigma_w2, sigma_b2,
     X = check_finite_array("X", X)
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"X must have shape (k, N) with k, N >= 1; got shape {X.shape}")
+    k, N = X.shape
+    per_layer = k * width * (k + N) if method == "projected" else width * (width + N) * (k + 1)
+    check_budget("work of the sample (n_networks * depth * per-layer flops)", 2.0 * n_networks * depth * per_layer,
+                 MAX_FLOPS, "nnlandscape._checks.MAX_FLOPS", "flops")
+    check_budget("memory of the result (n_networks * k * k)", 8.0 * n_networks * k * k, MAX_BYTES,
+                 "nnlandscape._checks.MAX_BYTES", "bytes")
     return act, depth, width, X, n_networks, sigma_w2, sigma_b2
 
 

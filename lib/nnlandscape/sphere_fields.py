@@ -64,6 +64,8 @@ __all__ = [
 
 #: Smallest accepted mesh size per sphere dimension.
 MIN_RESOLUTION = {1: 16, 2: 100}
+#: Largest mesh accepted (S^2: the convex hull of 1e6 points takes seconds and ~1 GB).
+MAX_RESOLUTION = {1: 10**7, 2: 10**6}
 _FD_STEP = 1e-4
 
 
@@ -109,7 +111,7 @@ def _evaluate(field, pts):
 def _check_resolution(resolution, dim):
     if isinstance(resolution, (bool, np.bool_)):
         raise ValueError(f"resolution must be an integer, got {resolution!r}")
-    return check_int("resolution", resolution, MIN_RESOLUTION[dim])
+    return check_int("resolution", resolution, MIN_RESOLUTION[dim], MAX_RESOLUTION[dim])
 
 
 # ----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_finite_array, check_int, check_real, check_seed
+from ._checks import MAX_FLOPS, check_budget, check_finite_array, check_int, check_real, check_seed
 from .input_landscape import MLPBatch, uniform_sphere
 from .progress import ProgressBar
 
@@ -190,6 +190,9 @@ def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_
     target_accept = check_real("target_accept", target_accept, 0.0, 1.0, low_open=True, high_open=True)
     off = _check_offset(nets, offset)
     B, K, N = nets.n_networks, T.size, nets.N
+    check_budget("work of the run ((n_burn + n_steps) * temperatures * chains * evaluations)",
+                 3.0 * (n_burn + n_steps) * K * C * nets.flops_per_point, MAX_FLOPS,
+                 "nnlandscape._checks.MAX_FLOPS", "flops")
     rng = np.random.default_rng(check_seed("seed", seed))
     rootN = math.sqrt(N)
     if X0 is None:
@@ -303,6 +306,8 @@ def sphere_descent(nets, *, n_starts=16, n_steps=500, lr=0.1, offset=None, seed=
     record_every = check_int("record_every", record_every, 1)
     off = _check_offset(nets, offset)
     B, N = nets.n_networks, nets.N
+    check_budget("work of the descent (n_steps * n_starts * value-and-gradient evaluations)",
+                 3.0 * n_steps * S * nets.flops_per_point, MAX_FLOPS, "nnlandscape._checks.MAX_FLOPS", "flops")
     rootN = math.sqrt(N)
     rng = np.random.default_rng(check_seed("seed", seed))
     U = uniform_sphere((B, S), N, rng) / rootN
