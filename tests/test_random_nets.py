@@ -167,12 +167,25 @@ def test_empirical_covariance_bad_input():
 
 # --------------------------------------------------------------------------- one held network
 def test_sample_network_is_network_i_of_sample_outputs():
+    from scipy.special import erf
+
     X = _inputs(k=5, N=4, seed=2)
     kw = dict(sigma_w2=1.7, sigma_b2=0.3, seed=21)
     F = sample_outputs("erf", 3, 12, X, n_networks=4, method="weights", **kw)
     for i in range(4):
         net = rn.sample_network("erf", 3, 12, 4, index=i, **kw)
-        np.testing.assert_allclose(net(X), F[i], rtol=1e-12, atol=1e-14)
+        # independent reference: the documented convention written out by hand -- stream
+        # SeedSequence(seed).spawn(n)[i], draws W^1 (N x n), b^1, W^2, b^2, ... standard normal,
+        # h^{l+1} = sigma_w W^T phi(h^l)/sqrt(n_l) + sigma_b b
+        rng = np.random.default_rng(np.random.SeedSequence(21).spawn(4)[i])
+        a, n_in = X, 4
+        for layer in range(4):
+            n_out = 1 if layer == 3 else 12
+            W, b = rng.standard_normal((n_in, n_out)), rng.standard_normal(n_out)
+            h = a @ W * math.sqrt(1.7 / n_in) + math.sqrt(0.3) * b
+            a, n_in = erf(h), n_out
+        np.testing.assert_allclose(net(X), h[:, 0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(F[i], h[:, 0], rtol=1e-12, atol=1e-14)
     assert (net.depth, net.width, net.input_dim) == (3, 12, 4)
 
 
