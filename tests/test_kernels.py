@@ -236,7 +236,13 @@ def test_normalized_kernel():
 def test_scalar_and_shape():
     out = covariance("tanh", 2, 0.3)
     assert np.ndim(out) == 0
-    assert covariance("tanh", 2, np.zeros((3, 4))).shape == (3, 4)
+    grid = covariance("tanh", 2, np.zeros((3, 4)))
+    assert grid.shape == (3, 4)
+    # values, not only shapes: tanh is odd, so at q = 0 and sigma_b2 = 0 the two inputs of every layer
+    # are independent centred Gaussians and C(0) = 0; linear: sigma_w^{2(L+1)} q (module doc)
+    np.testing.assert_allclose(grid, 0.0, rtol=0, atol=1e-15)  # (E tanh)^2 of the quadrature: rounding
+    q = np.linspace(-1, 1, 12).reshape(3, 4)
+    np.testing.assert_allclose(covariance("linear", 2, q, sigma_w2=1.5), 1.5**3 * q, rtol=1e-15)
 
 
 def test_fixed_point_and_chi1():

@@ -53,7 +53,10 @@ def test_random_field_closed_form():
 def test_scalar_and_array_shapes():
     s = R.rs_solution(SK, 0.5)
     assert isinstance(s.q, float) and s["energy"] == s.energy
-    assert R.rs_solution(SK, np.ones((2, 3))).q.shape == (2, 3)
+    arr = R.rs_solution(SK, np.array([[0.25, 0.5, 2.0], [0.75, 1.5, 0.1]]))
+    assert arr.q.shape == (2, 3)
+    # values, not only shapes: spherical SK has q = max(1 - T, 0) (Crisanti-Sommers closed form)
+    np.testing.assert_allclose(arr.q, [[0.75, 0.5, 0.0], [0.25, 0.0, 0.9]], atol=1e-12)
 
 
 # ---------------------------------------------------------------------------- RS invariants
