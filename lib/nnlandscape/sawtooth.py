@@ -142,7 +142,8 @@ def tent_power(x, k) -> np.ndarray:
     x = check_real_array("x", x)
     if k == 0:
         return x.copy()
-    return 1.0 - np.abs(np.mod(2.0**k * x, 2.0) - 1.0)
+    y = np.mod(2.0**k * x, 2.0)  # exact for x >= 0 (a power of two times a float, then fmod)
+    return np.where(y <= 1.0, y, 2.0 - y)  # = 1 - |y - 1|, exactly (2 - y is exact on [1, 2])
 
 
 def default_spline(n_knots=3, amplitude=1.0):
