@@ -17,7 +17,11 @@ __all__ = ["check_choice", "check_int", "check_real", "check_finite_array", "che
 def check_choice(name: str, value, choices: Iterable):
     """Return ``value`` if it is one of ``choices``; else raise ``ValueError``."""
     choices = tuple(choices)
-    if value not in choices:
+    try:
+        ok = bool(value in choices)
+    except (TypeError, ValueError):  # arrays and other values that do not compare to a bool
+        ok = False
+    if not ok:
         raise ValueError(
             f"{name}={value!r} is not allowed; choose one of {', '.join(map(repr, choices))}"
         )
@@ -34,6 +38,8 @@ def check_int(name: str, value, low: int | None = None, high: int | None = None)
         else:
             raise ValueError(f"{name} must be an integer, got {value!r}")
     value = int(value)
+    if high is None and value > 2**62:  # beyond any array size or numpy integer: refuse, do not overflow later
+        high = 2**62
     if (low is not None and value < low) or (high is not None and value > high):
         lo = "-inf" if low is None else str(low)
         hi = "inf" if high is None else str(high)
@@ -160,6 +166,10 @@ def check_seed(name: str, seed):
                      f"got {seed!r}")
 
 
+#: Largest number of iterations an iterative method accepts (its cost per step is the caller's).
+MAX_STEPS = 10**7
+#: Largest count of points, images, samples or dimensions a call accepts (arrays of ~1 GB of floats).
+MAX_SIZE = 10**8
 #: Memory any single call may plan to allocate (bytes); calls estimated beyond it are refused.
 MAX_BYTES = 2**31
 #: Floating-point operations any single call may plan (~minutes on one core); beyond, refused.
@@ -176,3 +186,36 @@ def check_budget(what: str, cost: float, limit: float, limit_name: str, unit: st
         u = f" {unit}" if unit else ""
         raise ValueError(f"{what} = {cost:.3g}{u} exceeds the limit {limit:.3g}{u} ({limit_name}): "
                          "this would not finish in reasonable time or memory; reduce it")
+
+
+def check_instance(name: str, value, cls):
+    """Return ``value`` if it is an instance of ``cls`` (a class or tuple); else raise ``TypeError`` naming ``name``."""
+    if not isinstance(value, cls):
+        want = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise TypeError(f"{name} must be a {want}, got {type(value).__name__}")
+    return value
+
+
+def check_sequence(name: str, value, length: int | None = None):
+    """Return ``list(value)`` if ``value`` is a finite iterable (list, tuple, generator, array with
+    ndim >= 1; not a string or a dict) with the given length."""
+    from collections.abc import Iterable, Mapping
+
+    import numpy as np
+
+    if (isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable)
+            or (isinstance(value, np.ndarray) and value.ndim == 0)):
+        raise TypeError(f"{name} must be a list or tuple, got {type(value).__name__}")
+    value = list(value)
+    if length is not None and len(value) != length:
+        raise ValueError(f"{name} must have {length} entries, got {len(value)}")
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` as ``bool`` if it is ``True``/``False`` (numpy booleans too); else raise ``TypeError``."""
+    import numpy as np
+
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

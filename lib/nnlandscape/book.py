@@ -23,17 +23,22 @@ STAMP = Path("_build") / "html" / ".source-hash"
 _PATTERNS = ("*.md", "*.yml", "*.bib", "chapters/**/*.md", "lib/nnlandscape/**/*.py", "_assets/*.css", "_assets/*.js")
 
 
+def _check_root(root) -> Path:
+    if not isinstance(root, (str, Path)):
+        raise TypeError(f"root must be a path (str or pathlib.Path), got {type(root).__name__}")
+    root = Path(root)
+    if not (root / "_config.yml").is_file():
+        raise ValueError(f"root={str(root)!r} is not a book root; allowed: a folder holding _config.yml")
+    return root
+
+
 def source_files(root: Path = ROOT) -> list[Path]:
     """Every file the built book depends on, sorted.
 
     ``root`` must be a book root (a folder holding ``_config.yml``): a wrong folder would
     otherwise give an empty or foreign list and a meaningless hash.
     """
-    if not isinstance(root, (str, Path)):
-        raise TypeError(f"root must be a path (str or pathlib.Path), got {type(root).__name__}")
-    root = Path(root)
-    if not (root / "_config.yml").is_file():
-        raise ValueError(f"root={str(root)!r} is not a book root; allowed: a folder holding _config.yml")
+    root = _check_root(root)
     files = set()
     for pattern in _PATTERNS:
         files.update(p for p in root.glob(pattern) if p.is_file())
@@ -52,12 +57,14 @@ def source_hash(root: Path = ROOT) -> str:
 
 def is_current(root: Path = ROOT) -> bool:
     """``True`` when ``_build/html`` was built successfully from the present sources."""
+    root = _check_root(root)
     stamp = root / STAMP
     return stamp.is_file() and stamp.read_text().strip() == source_hash(root)
 
 
 def page_sizes(root: Path = ROOT) -> dict[str, int]:
     """Size in bytes of every built HTML page (relative path -> bytes)."""
+    root = _check_root(root)
     html = root / "_build" / "html"
     return {
         str(p.relative_to(html)): p.stat().st_size

@@ -48,6 +48,10 @@ def figure_html(fig, post_script: str | None = None) -> str:
     """
     if isinstance(fig, dict):
         fig = go.Figure(fig)
+    if not isinstance(fig, go.Figure):
+        raise TypeError(f"fig must be a plotly Figure or its dict, got {type(fig).__name__}")
+    if post_script is not None and not isinstance(post_script, str):
+        raise TypeError(f"post_script must be a str of JavaScript or None, got {type(post_script).__name__}")
     digest = hashlib.sha1(
         json.dumps(fig.to_plotly_json(), sort_keys=True, default=str).encode()
     ).hexdigest()[:10]

@@ -34,7 +34,9 @@ import math
 
 import numpy as np
 
-from ._checks import MAX_BYTES, MAX_FLOPS, check_budget, check_finite_array, check_int, check_real, check_seed
+from ._checks import (
+    MAX_BYTES, MAX_FLOPS, check_budget, check_finite_array, check_instance, check_int, check_real, check_seed, check_sequence,
+)
 from .activations import Activation, get_activation
 
 __all__ = ["MLPBatch", "uniform_sphere"]
@@ -44,8 +46,17 @@ __all__ = ["MLPBatch", "uniform_sphere"]
 
 def uniform_sphere(shape, N, rng):
     r"""Points uniform on the sphere :math:`|x|^2 = N`: array of shape ``shape + (N,)``."""
+    check_instance("rng", rng, np.random.Generator)
+    N = check_int("N", N, 1)
+    shape = tuple(check_int(f"shape[{i}]", s, 0) for i, s in enumerate(check_sequence("shape", shape)))
+    check_budget("memory of the points (prod(shape) * N doubles)", 8.0 * N * math.prod(shape), MAX_BYTES,
+                 "nnlandscape._checks.MAX_BYTES", "bytes")
     g = rng.standard_normal(tuple(shape) + (N,))
     return g * (math.sqrt(N) / np.linalg.norm(g, axis=-1, keepdims=True))
+
+
+#: Largest network index in a seed's family (spawning the streams costs time linear in it).
+MAX_INDEX = 10**6
 
 
 class MLPBatch:
@@ -87,12 +98,14 @@ class MLPBatch:
         depth = check_int("depth", depth, 1)
         width = check_int("width", width, 1)
         N = check_int("N", N, 1)
-        first_index = check_int("first_index", first_index, 0)
+        first_index = check_int("first_index", first_index, 0, MAX_INDEX)
         n_networks = check_int("n_networks", n_networks, 1)
         sigma_w2 = check_real("sigma_w2", sigma_w2, 0.0, low_open=True)
         sigma_b2 = check_real("sigma_b2", sigma_b2, 0.0)
         if isinstance(activation, Activation):
             act = activation
+        elif not isinstance(activation, str):
+            raise TypeError(f"activation must be a registry name (str) or an Activation, got {type(activation).__name__}")
         else:
             if activation == "shaped_relu":
                 activation_params.setdefault("depth", depth)

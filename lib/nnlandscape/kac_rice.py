@@ -775,8 +775,8 @@ def edge_of_chaos(activation, *, sigma_b2=0.0, sigma_w2_max=20.0):
     from scipy import optimize
 
     act = _resolve_activation(activation)
-    sigma_b2 = check_real("sigma_b2", sigma_b2, 0.0)
-    sigma_w2_max = check_real("sigma_w2_max", sigma_w2_max, 0.0, low_open=True)
+    sigma_b2 = check_real("sigma_b2", sigma_b2, 0.0, 1e4)  # beyond, chi < 1 for any sigma_w2 <= sigma_w2_max
+    sigma_w2_max = check_real("sigma_w2_max", sigma_w2_max, 0.0, 1e4, low_open=True)  # chi >> 1 long before
     if act.slopes is not None and sigma_b2 == 0.0:
         raise ValueError(f"{act.name} with sigma_b2 = 0 is positively homogeneous: the normalised map has "
                          "chi = 1 at every sigma_w2, there is no single edge of chaos")
@@ -921,6 +921,7 @@ def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9):
     dim = _check_dim(dim)
     index = _check_index(index, dim)
     above = _check_above(above)
+    tol = check_real("tol", tol, 0.0, 0.5)
     pick = (lambda c: float(c.sum())) if index is None else (lambda c: float(c[index]))
     if chi < 1.0 - tol:
         eta_inf = kappa2 / (chi * (1.0 - chi))

@@ -41,7 +41,9 @@ from scipy import optimize
 
 from . import neb as _neb
 from . import optim, symmetries
-from ._checks import check_choice, check_finite_array, check_int, check_real, check_seed
+from ._checks import (
+    MAX_SIZE, MAX_STEPS, check_choice, check_finite_array, check_instance, check_int, check_real, check_seed,
+)
 from .nets import MLP
 
 __all__ = [
@@ -115,6 +117,7 @@ def train_models(net: MLP, X, y, n_models: int, optimizer: str = "momentum", *, 
     Training runs in ``dtype`` (float32 by default, twice as fast; the losses we compare are
     :math:`\gtrsim 10^{-4}`, far above its rounding). Returns :class:`nnlandscape.optim.TrainResult`.
     """
+    check_instance("net", net, MLP)
     optimizer = check_choice("optimizer", optimizer, tuple(OPTIMIZER_SETTINGS))
     n_models = check_int("n_models", n_models, 1)
     settings = {**OPTIMIZER_SETTINGS[optimizer], **overrides}
@@ -232,7 +235,7 @@ def distances(reference, theta) -> np.ndarray:
     r"""Euclidean distances :math:`\lVert\theta_m - \theta_{\rm ref}\rVert_2`, shape (M,) (scalar for (P,))."""
     ref = check_finite_array("reference", reference)
     th = check_finite_array("theta", theta)
-    if ref.ndim != 1 or th.shape[-1] != ref.size or th.ndim > 2:
+    if ref.ndim != 1 or th.ndim == 0 or th.shape[-1] != ref.size or th.ndim > 2:
         raise ValueError(f"reference must be (P,) and theta (P,) or (M, P); got {ref.shape} and {th.shape}")
     return np.linalg.norm(th - ref, axis=-1)
 
@@ -240,7 +243,7 @@ def distances(reference, theta) -> np.ndarray:
 # --------------------------------------------------------------------------- noise and basins
 def noise_of_norm(dim: int, radii, seed=0) -> np.ndarray:
     r"""Isotropic Gaussian directions scaled to the given norms: rows :math:`r_m z_m/\lVert z_m\rVert`, shape (M, dim)."""
-    dim = check_int("dim", dim, 1)
+    dim = check_int("dim", dim, 1, MAX_SIZE)
     r = check_finite_array("radii", np.atleast_1d(radii)).ravel()
     if np.any(r < 0):
         raise ValueError(f"radii must be >= 0 (noise norms), got min {r.min():g}")
@@ -251,8 +254,8 @@ def noise_of_norm(dim: int, radii, seed=0) -> np.ndarray:
 def jitter(theta, radii, seed=0) -> np.ndarray:
     r""":math:`\theta + \xi_m` with :math:`\xi_m` Gaussian of norm exactly ``radii[m]``; shape (M, P)."""
     th = check_finite_array("theta", theta)
-    if th.ndim != 1:
-        raise ValueError(f"theta must be one parameter vector (P,), got shape {th.shape}")
+    if th.ndim != 1 or th.size == 0:
+        raise ValueError(f"theta must be one non-empty parameter vector (P,), got shape {th.shape}")
     return th[None] + noise_of_norm(th.size, radii, seed)
 
 
@@ -369,8 +372,15 @@ def basin_experiment(net: MLP, theta_star, X, y, *, n_trials: int = 256, r_max: 
     updated by ``overrides``. It *returns* when its final loss is below ``tol``;
     :func:`logistic_fit` of the returns against :math:`r` gives :math:`r_{50}`.
     """
+    check_instance("net", net, MLP)
     theta_star = check_finite_array("theta_star", theta_star)
-    n_trials = check_int("n_trials", n_trials, 2)
+    if theta_star.ndim != 1 or theta_star.size == 0:
+        raise ValueError(f"theta_star must be one non-empty parameter vector (P,), got shape {theta_star.shape}")
+    try:
+        dtype = check_choice("dtype", np.dtype(dtype), (np.dtype(np.float32), np.dtype(np.float64)))
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    n_trials = check_int("n_trials", n_trials, 2, MAX_SIZE)
     # a start farther than 1e6 (times the scale of theta*) is no longer a perturbation, and beyond
     # ~1e38 it is not representable in float32
     r_max = check_real("r_max", r_max, 0.0, 1e6 * (1.0 + float(np.abs(theta_star).max(initial=0.0))), low_open=True)
@@ -409,6 +419,7 @@ def heavy_ball_critical_curvature(lr, momentum=0.0) -> float:
 # --------------------------------------------------------------------------- bands
 def energy_function(net: MLP, X, y):
     r"""``fun(points (K, P)) -> (L (K,), grad (K, P))``: the MSE loss for :func:`nnlandscape.neb.nudged_elastic_band`."""
+    check_instance("net", net, MLP)
     X = net._X(X)
     y = check_finite_array("y", y)
 
@@ -468,8 +479,8 @@ def network_band(net: MLP, X, y, start, end, n_images: int = 17, *, steps: int =
     :func:`desymmetrize` / :func:`match_units`.
     """
     n_images = check_int("n_images", n_images, 3)
-    steps = check_int("steps", steps, 1)
-    refine = check_int("refine", refine, 0)
+    steps = check_int("steps", steps, 1, MAX_STEPS)
+    refine = check_int("refine", refine, 0, 20)
     n_line = check_int("n_line", n_line, 2)
     fun = energy_function(net, X, y)
     kw = dict(max_steps=steps, fmax=1e-8, climb=climb, **neb_kwargs)

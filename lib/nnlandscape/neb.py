@@ -41,7 +41,7 @@ from typing import Callable
 import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 
-from ._checks import check_choice, check_finite_array, check_int, check_real, check_seed
+from ._checks import MAX_SIZE, MAX_STEPS, check_choice, check_finite_array, check_int, check_real, check_seed
 
 __all__ = [
     "NEBResult",
@@ -73,8 +73,10 @@ class FIRE:
 
     def __init__(self, dt, dt_max=None, max_step=np.inf, *, n_min=5, f_inc=1.1, f_dec=0.5,
                  alpha_start=0.1, f_alpha=0.99):
-        self.dt = check_real("dt", dt, 0.0, low_open=True)
-        self.dt_max = 10.0 * self.dt if dt_max is None else check_real("dt_max", dt_max, 0.0, low_open=True)
+        self.dt = check_real("dt", dt, 0.0, 1e100, low_open=True)  # dt^2 * force stays finite
+        self.dt_max = 10.0 * self.dt if dt_max is None else check_real("dt_max", dt_max, 0.0, 1e101, low_open=True)
+        if isinstance(max_step, (bool, np.bool_)) or not isinstance(max_step, (int, float, np.integer, np.floating)):
+            raise TypeError(f"max_step must be a positive real number (inf: no cap), got {max_step!r}")
         self.max_step = float(max_step)
         if not self.max_step > 0:
             raise ValueError(f"max_step={max_step!r} is out of range; allowed: > 0")
@@ -91,8 +93,11 @@ class FIRE:
 
     def step(self, x, forces):
         """Return the new positions given positions ``x`` and forces ``forces`` (same shape)."""
-        x = np.asarray(x, dtype=float)
-        f = np.asarray(forces, dtype=float)
+        x = check_finite_array("x", x)
+        f = check_finite_array("forces", forces)
+        if x.ndim == 0 or f.shape != x.shape or (self.v is not None and self.v.shape != x.shape):
+            raise ValueError(f"x and forces must have the same shape (that of the first step), got {x.shape} "
+                             f"and {f.shape}")
         if self.v is None:
             self.v = np.zeros_like(x)
         else:
@@ -138,6 +143,8 @@ def fire_minimize(fun, x0, *, fmax=1e-6, max_steps=10_000, dt=None, dt_max=None,
     :math:`dt = \sqrt{0.1\,\mathrm{max\_step}/|\nabla E(x_0)|}` so the first step moves by
     a tenth of ``max_step``; ``dt_max`` defaults to ``10 dt``.
     """
+    if not callable(fun):
+        raise TypeError(f"fun must be a callable x -> (energy, gradient), got {type(fun).__name__}")
     x = check_finite_array("x0", x0).astype(float).ravel()
     fmax = check_real("fmax", fmax, 0.0, low_open=True)
     max_steps = check_int("max_steps", max_steps, 0)
@@ -173,7 +180,7 @@ def fire_minimize(fun, x0, *, fmax=1e-6, max_steps=10_000, dt=None, dt_max=None,
 def linear_path(start, end, n_images):
     r"""Images :math:`R_i = R_0 + \tfrac{i}{N-1}(R_{N-1} - R_0)`, shape ``(n_images, D)``."""
     start, end = _endpoints(start, end)
-    n_images = check_int("n_images", n_images, 2)
+    n_images = check_int("n_images", n_images, 2, MAX_SIZE)
     t = np.linspace(0.0, 1.0, n_images)[:, None]
     return (1 - t) * start + t * end
 
@@ -188,7 +195,7 @@ def resample_path(images, n_images):
     images = check_finite_array("images", images)
     if images.ndim != 2 or len(images) < 2:
         raise ValueError(f"images must have shape (N >= 2, D), got {images.shape}")
-    n_images = check_int("n_images", n_images, 2)
+    n_images = check_int("n_images", n_images, 2, MAX_SIZE)
     s = _arc(images)
     if s[-1] == 0:
         raise ValueError("images must not all coincide")
@@ -208,7 +215,7 @@ def insert_images(images, segments, n_new=1):
     images = check_finite_array("images", images)
     if images.ndim != 2 or len(images) < 2:
         raise ValueError(f"images must have shape (N >= 2, D), got {images.shape}")
-    n_new = check_int("n_new", n_new, 1)
+    n_new = check_int("n_new", n_new, 1, MAX_SIZE)
     segs = sorted({check_int("segments", j, 0, len(images) - 2) for j in np.atleast_1d(segments).tolist()})
     pieces = []
     for j in range(len(images) - 1):
@@ -233,6 +240,10 @@ def improved_tangents(images, energies):
 
     Returns ``(tangents (N-2, D), |tau_+| (N-2,), |tau_-| (N-2,))``.
     """
+    images = check_finite_array("images", images)
+    energies = check_finite_array("energies", energies)
+    if images.ndim != 2 or images.shape[0] < 3 or energies.shape != images.shape[:1]:
+        raise ValueError(f"images must be (N, D) with N >= 3 and energies (N,), got {images.shape} and {energies.shape}")
     tp = images[2:] - images[1:-1]
     tm = images[1:-1] - images[:-2]
     ep, e0, em = energies[2:], energies[1:-1], energies[:-2]
@@ -441,6 +452,10 @@ def nudged_elastic_band(
     -------
     NEBResult
     """
+    if not callable(fun):
+        raise TypeError(f"fun must be a callable points (K, D) -> (energies (K,), gradients (K, D)), got {type(fun).__name__}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be None or a callable, got {type(callback).__name__}")
     start, end = _endpoints(start, end)
     if initial_path is not None:
         path = check_finite_array("initial_path", initial_path).astype(float)
@@ -457,7 +472,7 @@ def nudged_elastic_band(
     n_images = check_int("n_images", n_images, 3)
     if spring is not None:
         spring = check_real("spring", spring, 0.0, low_open=True)
-    max_steps = check_int("max_steps", max_steps, 0)
+    max_steps = check_int("max_steps", max_steps, 0, MAX_STEPS)
     fmax = check_real("fmax", fmax, 0.0, low_open=True)
     optimizer = check_choice("optimizer", optimizer, ("fire", "steepest"))
     perturb = check_real("perturb", perturb, 0.0)
@@ -498,7 +513,7 @@ def nudged_elastic_band(
     if dt is None:  # FIRE: first step dt^2 F moves by max_step/10; steepest: dt F by max_step
         dt = (np.sqrt(0.1 * max_step / max(fnorm, 1e-300)) if optimizer == "fire"
               else min(max_step / max(fnorm, 1e-300), 0.25 / spring))
-    dt = check_real("dt", dt, 0.0, low_open=True)
+    dt = check_real("dt", dt, 0.0, 1e100, low_open=True)
     opt = FIRE(dt, dt_max, max_step) if optimizer == "fire" else None
     history = []
     step = 0

@@ -59,7 +59,7 @@ import numpy as np
 from scipy import special
 
 from ._checks import (
-    MAX_BYTES, check_budget, check_choice, check_finite_array, check_int, check_numeric_dtype, check_real, check_seed,
+    MAX_BYTES, check_bool, check_budget, check_choice, check_finite_array, check_int, check_numeric_dtype, check_real, check_seed, check_sequence,
 )
 from .activations import Activation, get_activation
 
@@ -85,6 +85,7 @@ def pack(weights: Sequence, biases: Sequence) -> np.ndarray:
     ``(..., n_out)``; the result is ``[W_1.ravel(), b_1, W_2.ravel(), b_2, ...]``
     along the last axis, with shape ``(..., P)``.
     """
+    weights, biases = check_sequence("weights", weights), check_sequence("biases", biases)
     if len(weights) != len(biases) or len(weights) == 0:
         raise ValueError("weights and biases must be non-empty sequences of equal length")
     parts = []
@@ -218,7 +219,7 @@ class MLP:
         if isinstance(activation, (str, Activation)):
             acts = [get_activation(activation, **act_params)] * L
         else:
-            activation = list(activation)
+            activation = check_sequence("activation", activation)
             if len(activation) != L:
                 raise ValueError(f"activation list must have one entry per hidden layer ({L}), got {len(activation)}")
             acts = [get_activation(a, **act_params) for a in activation]
@@ -227,10 +228,14 @@ class MLP:
         nl = len(self.layers)
         if isinstance(bias, (bool, np.bool_)):
             bias = [bool(bias)] * nl
-        bias = list(bias)
+        bias = check_sequence("bias", bias)
+        if not all(isinstance(b, (bool, np.bool_)) for b in bias):
+            raise TypeError(f"bias must be a bool or a list of bools, got {bias!r}")
         if len(bias) != nl:
             raise ValueError(f"bias must be a bool or {nl} bools (one per layer), got {len(bias)}")
         self.bias = [bool(b) for b in bias]
+        if fixed is not None and not isinstance(fixed, dict):
+            raise TypeError(f"fixed must be None or a dict {{layer: W or (W, b)}}, got {type(fixed).__name__}")
         fixed = {} if fixed is None else dict(fixed)
         self.fixed = {}
         for l, val in fixed.items():
@@ -315,6 +320,8 @@ class MLP:
         absent biases are shared arrays without it (they broadcast).
         """
         theta = np.asarray(theta)
+        if theta.ndim == 0 or theta.shape[-1] != self.n_params:
+            raise ValueError(f"theta must have shape (..., P) with P={self.n_params}, got {theta.shape}")
         lead = theta.shape[:-1]
         Ws, bs = [], []
         for l, (o, i) in enumerate(self.layers, start=1):
@@ -334,6 +341,8 @@ class MLP:
 
     def pack(self, weights, biases):
         """Inverse of :meth:`unpack` for the trainable layers (fixed layers/absent biases skipped)."""
+        weights = check_sequence("weights", weights, len(self.layers))
+        biases = check_sequence("biases", biases, len(self.layers))
         parts = []
         for l in range(1, len(self.layers) + 1):
             if l in self.fixed:
@@ -359,7 +368,11 @@ class MLP:
         n_models = check_int("n_models", n_models, 1)
         scheme = check_choice("scheme", scheme, INITS)
         bias_std = check_real("bias_std", bias_std, 0.0)
-        dtype = check_choice("dtype", np.dtype(dtype), (np.dtype(np.float32), np.dtype(np.float64)))
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+        dtype = check_choice("dtype", dtype, (np.dtype(np.float32), np.dtype(np.float64)))
         std = np.empty(self.n_params)
         for (l, kind), (s, e) in self._slices.items():
             o, i = self.layers[l - 1]
@@ -427,6 +440,7 @@ class MLP:
 
         With ``return_loss=True`` returns ``(loss, gradient)``.
         """
+        return_loss = check_bool("return_loss", return_loss)
         theta, single = self._theta(theta)
         X = self._X(X)
         y, lf = self._y(y, X.shape[0], loss)
@@ -499,7 +513,7 @@ class MLP:
         y, lf = self._y(y, X.shape[0], loss)
         v = check_finite_array("v", v)
         M = theta.shape[0]
-        if v.shape[-1] != self.n_params or v.ndim > 3 or (v.ndim == 3 and v.shape[0] != M):
+        if v.ndim == 0 or v.shape[-1] != self.n_params or v.ndim > 3 or (v.ndim == 3 and v.shape[0] != M):
             raise ValueError(f"v must have shape (P,), (M, P) or (M, K, P) with P={self.n_params}, M={M}; got {v.shape}")
         if v.ndim == 1:  # one vector for every model
             vv = np.broadcast_to(v, (M, 1, v.shape[0]))
@@ -522,6 +536,7 @@ class MLP:
         Cost: about three gradient evaluations per vector, so it also serves large ``P``.
         ``gauss_newton=True`` gives :math:`G v` instead.
         """
+        gauss_newton = check_bool("gauss_newton", gauss_newton)
         theta, single, X, y, lf, v, vv = self._curv_args(theta, X, y, loss, v)
         out = self._rop_blocked(theta, X, y, lf, vv, gauss_newton)
         if v.ndim == 3:
@@ -538,6 +553,7 @@ class MLP:
         part :math:`G = \frac1n\sum_i J_i^\top \nabla_f^2\ell\, J_i` (positive semi-definite for
         convex losses). See the module doc for ReLU kinks.
         """
+        gauss_newton = check_bool("gauss_newton", gauss_newton)
         theta, single = self._theta(theta)
         X = self._X(X)
         y, lf = self._y(y, X.shape[0], loss)

@@ -34,7 +34,9 @@ import numba
 import numpy as np
 
 from . import _nets_numba
-from ._checks import MAX_BYTES, check_budget, check_choice, check_int, check_real
+from ._checks import (
+    MAX_BYTES, MAX_FLOPS, check_bool, check_budget, check_choice, check_instance, check_int, check_real,
+)
 from .nets import MLP
 from .progress import ProgressBar
 
@@ -61,7 +63,7 @@ def make_schedule(name: str = "constant", **params) -> Callable[[int], float]:
     * ``"inverse_time"`` (``decay``): :math:`s = 1/(1 + \mathrm{decay}\; t)`;
     * ``"cosine"`` (``total``, ``floor=0``): :math:`s = f + (1-f)\frac12(1+\cos(\pi\min(t,T)/T))`.
     """
-    name = check_choice("schedule", name, SCHEDULES)
+    name = check_choice("schedule name", name, SCHEDULES)
     allowed = {"constant": set(), "step": {"step_size", "gamma"}, "exponential": {"gamma"},
                "inverse_time": {"decay"}, "cosine": {"total", "floor"}}[name]
     unknown = sorted(set(params) - allowed)
@@ -137,7 +139,7 @@ class Optimizer:
     """
 
     def __init__(self, name: str = "adam", **params):
-        self.name = check_choice("optimizer", name, tuple(OPTIMIZERS))
+        self.name = check_choice("optimizer name", name, tuple(OPTIMIZERS))
         unknown = sorted(set(params) - set(OPTIMIZERS[name]))
         if unknown:
             raise ValueError(f"optimizer {name!r} takes parameters {sorted(OPTIMIZERS[name])}; got unknown {unknown}")
@@ -163,6 +165,13 @@ class Optimizer:
 
     def step(self, theta, grad, lr, idx=None):
         r"""One update of the rows ``idx`` (default: all) with learning rates ``lr`` (scalar or (M,))."""
+        if not (isinstance(theta, np.ndarray) and isinstance(grad, np.ndarray)):
+            raise TypeError(f"theta and grad must be numpy arrays (M, P), got {type(theta).__name__} and "
+                            f"{type(grad).__name__}")
+        if idx is not None:
+            idx = np.asarray(idx)
+            if idx.dtype.kind not in "iu" or idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= len(theta))):
+                raise ValueError(f"idx must be None or a 1-d array of row indices in [0, {len(theta) - 1}], got {idx!r}")
         if theta.ndim != 2 or grad.shape != theta.shape:
             raise ValueError(f"theta and grad must have the same (M, P) shape, got {theta.shape} and {grad.shape}")
         if not theta.flags.c_contiguous or not theta.flags.writeable:
@@ -243,6 +252,7 @@ def train(net: MLP, theta0, X, y, *, loss: str = "mse", optimizer="adam", lr=1e-
     The working precision is that of ``theta0`` (float32 or float64); the result is
     deterministic, and model ``m`` follows the same trajectory whatever the other models are.
     """
+    check_instance("net", net, MLP)
     theta, _ = net._theta(theta0, "theta0")
     theta = np.array(theta, dtype=theta.dtype if theta.dtype in (np.float32, np.float64) else np.float64, order="C")
     X = net._X(X)
@@ -250,6 +260,8 @@ def train(net: MLP, theta0, X, y, *, loss: str = "mse", optimizer="adam", lr=1e-
     steps = check_int("steps", steps, 0)
     record_every = max(1, -(-steps // 1000)) if record_every is None else check_int("record_every", record_every, 1)
     M, P = theta.shape
+    check_budget("work of training (steps * models * data points * parameters)",
+                 6.0 * max(steps, 1) * M * X.shape[0] * P, MAX_FLOPS, "nnlandscape._checks.MAX_FLOPS", "flops")
     # parameters, gradient and up to 3 optimiser buffers, plus forward/backward activations
     check_budget("memory of training (models x (parameters + activations))",
                  theta.itemsize * M * (6.0 * P + 3.0 * X.shape[0] * sum(net.sizes[1:])), MAX_BYTES,
@@ -293,6 +305,7 @@ def train(net: MLP, theta0, X, y, *, loss: str = "mse", optimizer="adam", lr=1e-
     diverged = np.zeros(M, dtype=bool)
     n_steps = np.zeros(M, dtype=np.int64)
     hist, hist_steps = [], []
+    progress = check_bool("progress", progress)
     with np.errstate(all="ignore"), ProgressBar(steps, enable=progress, desc=f"{opt.name}") as bar:
         for t in range(steps + 1):
             idx = np.flatnonzero(active)

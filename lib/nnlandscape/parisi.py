@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from ._checks import check_int, check_real
+from ._checks import check_finite_array, check_int, check_real, check_sequence
 from ._threads import single_threaded_blas
 
 __all__ = [
@@ -133,8 +133,9 @@ def _check_T(T):
 
 
 def _check_measure(q_atoms, weights, total=1.0):
-    q = np.atleast_1d(np.asarray(q_atoms, dtype=float))
-    w = np.atleast_1d(np.asarray(weights, dtype=float))
+    wname = "weights" if total is not None else "masses"
+    q = np.atleast_1d(check_finite_array("q_atoms", q_atoms))
+    w = np.atleast_1d(check_finite_array(wname, weights))
     if q.ndim != 1 or q.shape != w.shape or q.size == 0:
         raise ValueError("q_atoms and weights must be 1-d arrays of the same non-zero length")
     if not (np.all(np.isfinite(q)) and np.all(np.isfinite(w))):
@@ -525,7 +526,7 @@ def frsb_solution(mixture, T, *, n_grid=80, refinements=1, max_steps=2, q_grid=N
 
 
 def check_finite(a):
-    a = np.atleast_1d(np.asarray(a, dtype=float))
+    a = np.atleast_1d(check_finite_array("q_grid", a))
     if not np.all(np.isfinite(a)):
         raise ValueError("q_grid must be finite")
     return a
@@ -635,6 +636,12 @@ def krsb_solution(mixture, T, k=1, *, starts=None):
                     if best is None or v < best[0]:
                         best = (v, np.array([q0, 1 - y1]), np.array([mm, 1 - mm]))
         inits.append((best[1], best[2]))
+    if starts is not None:
+        starts = check_sequence("starts", starts)
+        for i, pair in enumerate(starts):
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+                raise TypeError(f"starts[{i}] must be a pair (q_atoms, weights), got {pair!r}")
+            _check_measure(*pair)
     if starts:
         inits.extend((np.asarray(a, float), np.asarray(b, float)) for a, b in starts)
 
@@ -783,8 +790,8 @@ def ground_state_certificate(mixture, L, q_atoms, masses, *, n=1500):
     mix = _check_mixture(mixture)
     L = check_real("L", L, 0.0, low_open=True)
     n = check_int("n", n, 2, 10**6)
-    q = np.atleast_1d(np.asarray(q_atoms, float))
-    c = np.atleast_1d(np.asarray(masses, float))
+    q = np.atleast_1d(check_finite_array("q_atoms", q_atoms))
+    c = np.atleast_1d(check_finite_array("masses", masses))
     if q.size == 0:
         q, c = np.zeros(1), np.zeros(1)
     q, c = _check_measure(q, c, total=None)

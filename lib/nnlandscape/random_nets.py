@@ -28,10 +28,10 @@ import math
 import numpy as np
 
 from ._checks import (
-    MAX_BYTES, MAX_FLOPS, check_budget, check_choice, check_finite_array, check_int, check_real, check_real_array, check_seed,
+    MAX_BYTES, MAX_FLOPS, MAX_SIZE, check_budget, check_choice, check_finite_array, check_instance, check_int, check_real, check_real_array, check_seed,
 )
 from .activations import Activation, get_activation
-from .input_landscape import MLPBatch
+from .input_landscape import MAX_INDEX, MLPBatch
 
 __all__ = ["sphere_points", "sample_outputs", "hidden_gram", "empirical_covariance", "RandomMLP", "sample_network"]
 
@@ -64,7 +64,7 @@ def sphere_points(N, q, seed=0):
     -------
     x, y : arrays of shape ``q.shape + (N,)`` (``x`` repeated along the ``q`` axes).
     """
-    N = check_int("N", N, 2)
+    N = check_int("N", N, 2, MAX_SIZE)
     q = _check_overlaps(q)
     rng = np.random.default_rng(check_seed("seed", seed))
     g = rng.standard_normal((2, N))
@@ -235,7 +235,7 @@ def empirical_covariance(activation, depth, width, q, *, n_networks, N=8, sigma_
     mean, stderr : arrays of the shape of ``q``.
     """
     q = _check_overlaps(q)
-    N = check_int("N", N, 2)
+    N = check_int("N", N, 2, MAX_SIZE)
     n_networks = check_int("n_networks", n_networks, 2)
     check_choice("estimator", estimator, ("outputs", "conditional"))
     if q.size == 0:
@@ -278,6 +278,7 @@ class RandomMLP:
     """
 
     def __init__(self, batch: MLPBatch):
+        check_instance("batch", batch, MLPBatch)
         if batch.n_networks != 1:
             raise ValueError(f"batch must hold exactly one network, got n_networks={batch.n_networks}")
         self._batch = batch
@@ -315,7 +316,7 @@ def sample_network(activation, depth, width, N, *, sigma_w2=1.0, sigma_b2=0.0, s
     :func:`sample_outputs` does for its network ``index`` (``method="weights"``),
     so the two agree. Different ``(seed, index)`` give independent networks.
     """
-    index = check_int("index", index, 0)
+    index = check_int("index", index, 0, MAX_INDEX)
     batch = MLPBatch(activation, depth, width, N, n_networks=1, first_index=index,
                      sigma_w2=sigma_w2, sigma_b2=sigma_b2, seed=seed)
     return RandomMLP(batch)

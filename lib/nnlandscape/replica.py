@@ -211,6 +211,8 @@ class Mixture:
                 t = np.log1p(-np.minimum(y, 1.0))[..., None] * powers
             return -np.sum(b * np.expm1(t), axis=-1)
 
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"label must be a str or None, got {type(label).__name__}")
         if label is None:
             label = " + ".join(f"{v:g} q^{p}" for p, v in zip(powers, b) if v > 0)
         return cls(xi, dxi, d2xi, tuple(float(v) for v in b), label, gap)
@@ -221,7 +223,11 @@ class Mixture:
         :math:`\xi', \xi'' \ge 0` and :math:`\xi''` non-decreasing, as non-negative
         coefficients imply)."""
         xi, dxi, d2xi = (_as_callable(n, f) for n, f in (("xi", xi), ("dxi", dxi), ("d2xi", d2xi)))
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, got {type(label).__name__}")
         m = cls(xi, dxi, d2xi, None, str(label))
+        if not isinstance(check, (bool, np.bool_)):
+            raise TypeError(f"check must be True or False, got {check!r}")
         if check:
             _check_mixture_values(m, "xi")
             _check_derivative_pair(m.xi, m.dxi, "dxi", "xi")
@@ -749,6 +755,8 @@ def at_most_1rsb(mixture, *, return_profile=False):
     (:math:`\xi''\equiv0`) is RS: ``True``. With ``return_profile`` also returns
     ``(q, xi''(q)^{-1/2}, convex_flags)``.
     """
+    if not isinstance(return_profile, (bool, np.bool_)):
+        raise TypeError(f"return_profile must be True or False, got {return_profile!r}")
     mix = _check_mixture(mixture)
     q = np.unique(np.concatenate((np.geomspace(1e-6, 1.0, 600), 1.0 - np.geomspace(1e-7, 1.0, 600)[:-1],
                                   np.linspace(0, 1, 601)[1:])))

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_finite_array, check_int, check_real, check_real_array
+from ._checks import check_finite_array, check_int, check_real, check_real_array, check_sequence
 
 __all__ = [
     "SIZES",
@@ -84,11 +84,12 @@ _SLOT_NODE = (3, 4, 4, 4, 4, 2, 4)  # node index of that knot node
 # --------------------------------------------------------------------------- helpers
 def pack_parameters(weights, biases) -> np.ndarray:
     """Concatenate ``[W_1.ravel(), b_1, ..., W_L.ravel(), b_L]`` (W_l of shape (out, in), row-major)."""
+    weights, biases = check_sequence("weights", weights), check_sequence("biases", biases)
     if len(weights) != len(biases):
         raise ValueError(f"weights and biases must have the same length, got {len(weights)} and {len(biases)}")
     parts = []
     for i, (w, b) in enumerate(zip(weights, biases)):
-        w, b = np.asarray(w, float), np.asarray(b, float)
+        w, b = check_finite_array(f"weights[{i}]", w), check_finite_array(f"biases[{i}]", b)
         if w.ndim != 2 or b.shape != (w.shape[0],):
             raise ValueError(f"layer {i + 1}: weights must be (out, in) and biases (out,), got {w.shape}, {b.shape}")
         parts += [w.ravel(), b]
@@ -98,7 +99,7 @@ def pack_parameters(weights, biases) -> np.ndarray:
 def unpack_parameters(theta, sizes=SIZES):
     """Inverse of :func:`pack_parameters` for layer widths ``sizes``; returns ``(weights, biases)``."""
     theta = check_finite_array("theta", theta).ravel()
-    sizes = tuple(check_int("sizes", s, 1) for s in sizes)
+    sizes = tuple(check_int("sizes", s, 1) for s in check_sequence("sizes", sizes))
     if len(sizes) < 2:
         raise ValueError("sizes must list at least an input and an output width")
     n = sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:]))
@@ -118,10 +119,15 @@ def relu_forward(weights, biases, x) -> np.ndarray:
 
     ``x`` of shape (n,) or (n, 1); returns shape (n,) for one output unit, else (n, out).
     """
-    a = np.asarray(x, float)
+    weights, biases = check_sequence("weights", weights), check_sequence("biases", biases, len(weights))
+    a = check_finite_array("x", x)
     a = a.reshape(-1, 1) if a.ndim <= 1 else a
     for layer, (w, b) in enumerate(zip(weights, biases)):
-        a = a @ np.asarray(w).T + b
+        w, b = check_finite_array(f"weights[{layer}]", w), check_finite_array(f"biases[{layer}]", b)
+        if w.ndim != 2 or b.shape != (w.shape[0],) or w.shape[1] != a.shape[1]:
+            raise ValueError(f"weights[{layer}] {w.shape} and biases[{layer}] {b.shape} do not fit the "
+                             f"layer input of width {a.shape[1]}: need (out, in) and (out,)")
+        a = a @ w.T + b
         if layer < len(weights) - 1:
             a = np.maximum(a, 0.0)
     return a[:, 0] if a.shape[1] == 1 else a

@@ -54,8 +54,9 @@ def shaped_relu_correlation_limit(q, c, t=1.0):
     c : float, the shaping constant.
     t : float >= 0, depth fraction.
     """
-    c = check_real("c", c)
-    t = check_real("t", t, 0.0)
+    # |c| <= 20: the limit covariance e^{c^2} rho overflows from |c| ~ 26 and the ODE turns stiff
+    c = check_real("c", c, -20.0, 20.0)
+    t = check_real("t", t, 0.0, 1e6)
     q = check_finite_array("q", q)
     if q.size and (q.min() < -1.0 or q.max() > 1.0):
         raise ValueError(f"q is out of range (got values in [{q.min():g}, {q.max():g}]); allowed: [-1, 1]")

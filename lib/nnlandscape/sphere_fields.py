@@ -43,7 +43,9 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ._checks import check_choice, check_finite_array, check_int, check_real, check_seed
+from ._checks import (
+    MAX_SIZE, check_bool, check_choice, check_finite_array, check_int, check_real, check_seed, check_sequence,
+)
 from ._threads import single_threaded_blas
 
 __all__ = [
@@ -140,6 +142,7 @@ def critical_points_circle(field, resolution, *, refine=True, max_iter=60, tol=1
     ``refine=False``: the discrete local extrema of the samples
     (:math:`f_j > f_{j\pm1}` maxima, :math:`f_j < f_{j\pm1}` minima).
     """
+    refine = check_bool("refine", refine)
     field = _check_field(field)
     n = _check_resolution(resolution, 1)
     max_iter = check_int("max_iter", max_iter, 1)
@@ -191,7 +194,7 @@ def critical_points_circle(field, resolution, *, refine=True, max_iter=60, tol=1
 # ----------------------------------------------------------------------------
 def fibonacci_sphere(n):
     r"""``n`` near-uniform points on :math:`S^2` (golden-angle spiral, :math:`z_i = 1 - (2i+1)/n`)."""
-    n = check_int("n", n, 4)
+    n = check_int("n", n, 4, MAX_SIZE)
     i = np.arange(n)
     z = 1.0 - (2.0 * i + 1.0) / n
     r = np.sqrt(1.0 - z * z)
@@ -293,6 +296,7 @@ def critical_points_sphere(field, resolution, *, refine=True, max_iter=40, gtol=
     counts discrete critical vertices whose Newton run did not converge. ``refine=False`` returns the discrete critical
     vertices (saddles with multiplicity).
     """
+    refine = check_bool("refine", refine)
     field = _check_field(field)
     mesh = sphere_mesh(resolution)
     max_iter = check_int("max_iter", max_iter, 1)
@@ -369,13 +373,18 @@ def find_critical_points(field, dim, resolution, *, refine=True):
     if isinstance(dim, (bool, np.bool_)):
         raise ValueError(f"dim must be 1 or 2, got {dim!r}")
     dim = check_choice("dim", dim, (1, 2))
+    refine = check_bool("refine", refine)
     finder = critical_points_circle if dim == 1 else critical_points_sphere
     return finder(field, resolution, refine=refine)
 
 
 def count_critical_points(fields, dim, resolution, *, refine=True, above=None):
     """Counts by index for a sequence of fields: integer array ``(n_fields, dim+1)``."""
-    fields = list(fields)
+    fields = check_sequence("fields", fields)
+    for i, fld in enumerate(fields):
+        if not callable(fld):
+            raise TypeError(f"fields[{i}] must be a callable points -> values, got {type(fld).__name__}")
+    above = None if above is None else check_real("above", above)
     if not fields:
         raise ValueError("fields must be a non-empty sequence of callables")
     out = []
@@ -390,9 +399,9 @@ def count_critical_points(fields, dim, resolution, *, refine=True, above=None):
 def mean_counts(counts):
     r"""Sample mean and standard error :math:`s/\sqrt n` of counts (``(n, ...)`` array), along axis 0."""
     counts = check_finite_array("counts", counts)
-    n = counts.shape[0]
+    n = counts.shape[0] if counts.ndim else 0
     if n < 2:
-        raise ValueError(f"need at least 2 samples for a standard error, got {n}")
+        raise ValueError(f"counts must hold at least 2 samples along axis 0 for a standard error, got {n}")
     return counts.mean(axis=0), counts.std(axis=0, ddof=1) / math.sqrt(n)
 
 
@@ -489,7 +498,7 @@ def network_counts(activation, depth, width, dim, resolution, *, n_networks, sig
         raise ValueError(f"dim must be 1 or 2, got {dim!r}")
     dim = check_choice("dim", dim, (1, 2))
     resolution = _check_resolution(resolution, dim)
-    n_networks = check_int("n_networks", n_networks, 1)
+    n_networks = check_int("n_networks", n_networks, 1, MAX_SIZE)
     scale = 1.0
     if above is not None:
         above = check_real("above", above)

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import MAX_FLOPS, check_budget, check_finite_array, check_int, check_real, check_seed
+from ._checks import (
+    MAX_FLOPS, check_bool, check_budget, check_finite_array, check_int, check_real, check_seed,
+)
 from .input_landscape import MLPBatch, uniform_sphere
 from .progress import ProgressBar
 
@@ -57,7 +59,9 @@ def pair_overlaps(X):
 
     ``X`` has shape ``(..., C, N)``; returns ``(..., C(C-1)/2)``.
     """
-    X = np.asarray(X, dtype=float)
+    X = check_finite_array("X", X)
+    if X.ndim < 2 or X.shape[-1] < 1:
+        raise ValueError(f"X must have shape (..., C, N) with N >= 1, got {X.shape}")
     C, N = X.shape[-2], X.shape[-1]
     G = X @ np.swapaxes(X, -1, -2) / N
     i, j = np.triu_indices(C, 1)
@@ -194,6 +198,7 @@ def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_
                  3.0 * (n_burn + n_steps) * K * C * nets.flops_per_point, MAX_FLOPS,
                  "nnlandscape._checks.MAX_FLOPS", "flops")
     rng = np.random.default_rng(check_seed("seed", seed))
+    progress = check_bool("progress", progress)
     rootN = math.sqrt(N)
     if X0 is None:
         X = uniform_sphere((B, K, C), N, rng)
@@ -310,6 +315,7 @@ def sphere_descent(nets, *, n_starts=16, n_steps=500, lr=0.1, offset=None, seed=
                  3.0 * n_steps * S * nets.flops_per_point, MAX_FLOPS, "nnlandscape._checks.MAX_FLOPS", "flops")
     rootN = math.sqrt(N)
     rng = np.random.default_rng(check_seed("seed", seed))
+    progress = check_bool("progress", progress)
     U = uniform_sphere((B, S), N, rng) / rootN
     hist = []
     with ProgressBar(n_steps, enable=progress, desc="descent") as bar:

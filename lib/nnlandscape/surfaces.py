@@ -30,7 +30,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize
 
-from ._checks import check_finite_array, check_int, check_real
+from ._checks import MAX_SIZE, check_finite_array, check_int, check_real
 
 __all__ = [
     "muller_brown",
@@ -218,7 +218,7 @@ def arc_double_well_mep(n_points=101, *, theta0=np.pi / 3, height=1.0):
     energies : ndarray (n_points,) -- :math:`h(\cos\theta-\cos\theta_0)^2/(1-\cos\theta_0)^2`
     arc_length : ndarray (n_points,) -- :math:`s = \theta + \theta_0`
     """
-    n_points = check_int("n_points", n_points, 2)
+    n_points = check_int("n_points", n_points, 2, MAX_SIZE)
     theta0, height, _ = _arc_params(theta0, height, 1.0)
     th = np.linspace(-theta0, theta0, n_points)
     c0 = np.cos(theta0)

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_finite_array, check_int, check_real
+from ._checks import check_finite_array, check_instance, check_int, check_real
 from .nets import MLP
 
 __all__ = ["rescale_nodes", "permute_nodes", "balance", "canonicalize", "node_norms"]
 
 
 def _hidden(net: MLP, layer):
+    check_instance("net", net, MLP)
     L = len(net.sizes) - 2
     if L < 1:
         raise ValueError("the network has no hidden layer")
@@ -42,6 +43,7 @@ def _hidden(net: MLP, layer):
 
 
 def _batch(net, theta):
+    check_instance("net", net, MLP)
     th, single = net._theta(theta)
     return np.array(th, dtype=float if th.dtype not in (np.float32, np.float64) else th.dtype), single
 
@@ -142,6 +144,7 @@ def balance(net: MLP, theta, *, tol: float = 1e-14, max_sweeps: int = 100_000):
     the layers repeat until :math:`\max|\log c| <` ``tol``. Nodes with zero incoming or outgoing
     weights (dead nodes; the infimum is then not attained) are left as they are.
     """
+    check_instance("net", net, MLP)
     tol = check_real("tol", tol, 0.0, low_open=True)
     max_sweeps = check_int("max_sweeps", max_sweeps, 1)
     L = len(net.sizes) - 2
@@ -175,6 +178,9 @@ def canonicalize(net: MLP, theta, *, rescale: bool | None = None):
     rescalings have the same canonical form (up to rounding), and the network function of the
     result equals that of ``theta``.
     """
+    check_instance("net", net, MLP)
+    if rescale is not None and not isinstance(rescale, (bool, np.bool_)):
+        raise TypeError(f"rescale must be True, False or None, got {rescale!r}")
     L = len(net.sizes) - 2
     if rescale is None:
         rescale = all(a.slopes is not None for a in net.activations)
