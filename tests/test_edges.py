@@ -194,3 +194,57 @@ def test_depth_asymptotics_with_a_huge_limit():
     got = kr.depth_asymptotics(1e-300, 1.0, 2).constant
     assert got == pytest.approx(float(ref), rel=1e-11)
     assert kr.depth_asymptotics(1e-300, 1.0, 10).constant == math.inf  # ~eta^5: beyond 1e308
+
+
+# ------------------------------------------------------------------ bad input named (issue list)
+def _bad_input_cases():
+    from nnlandscape import book, landscape, optim, parisi, random_nets, sphere_fields
+    from nnlandscape.input_landscape import MLPBatch
+    from nnlandscape.nets import MLP
+
+    net = MLP([2, 3, 1])
+    th = net.init(1)[0]
+    X2 = np.ones((2, 2))
+    batch = MLPBatch("tanh", 1, 4, 3, n_networks=1)
+    p3 = replica.Mixture.from_coefficients([0, 0, 0.5])
+    return [
+        (lambda: random_nets.sample_outputs("tanh", 1, 4, np.full((3, 4), "a"), n_networks=1), TypeError, "X"),
+        (lambda: random_nets.hidden_gram("tanh", 1, 4, np.ones((3, 4), bool), n_networks=1), TypeError, "X"),
+        (lambda: net.forward(th, X2 + 1j), TypeError, "X"),
+        (lambda: net.forward(th + 0j, X2), TypeError, "theta"),
+        (lambda: batch(np.ones((1, 2, 3), dtype=object)), TypeError, "X"),
+        (lambda: optim.train(net, net.init(2) + 0j, X2, np.ones(2), steps=1), TypeError, "theta0"),
+        (lambda: neb.FIRE(0.1, f_dec=2), ValueError, "f_dec"),
+        (lambda: neb.FIRE(0.1, f_inc=0.5), ValueError, "f_inc"),
+        (lambda: neb.FIRE(0.1, alpha_start=2), ValueError, "alpha_start"),
+        (lambda: neb.FIRE(0.1, f_alpha=2), ValueError, "f_alpha"),
+        (lambda: neb.FIRE(0.1, n_min=-1), ValueError, "n_min"),
+        (lambda: neb.FIRE(0.1, dt_max=0.01), ValueError, "dt_max"),
+        (lambda: parisi.frsb_ground_state(p3, y_min=-1), ValueError, "y_min"),
+        (lambda: parisi.frsb_ground_state(p3, y_min=NAN), ValueError, "y_min"),
+        (lambda: parisi.frsb_ground_state(p3, y_min=2), ValueError, "y_min"),
+        (lambda: parisi.frsb_ground_state(p3, y_min=0), ValueError, "y_min"),
+        (lambda: parisi.frsb_solution(p3, 0.5, tol=NAN), ValueError, "tol"),
+        (lambda: parisi.parisi_certificate(p3, 0.5, [0.5], [1.0], n=0), ValueError, "n=0"),
+        (lambda: neb.fire_minimize(lambda x: (NAN, x * NAN), [1.0, 2.0]), ValueError, "fun returned a non-finite"),
+        (lambda: landscape.basin_experiment(net, th, X2, np.ones(2), r_max=1e300, n_trials=2, steps=1), ValueError, "r_max"),
+        (lambda: net.init(2, seed=-1), ValueError, "seed"),
+        (lambda: book.source_files("/tmp"), ValueError, "root"),
+        (lambda: book.source_files("/nonexistent/folder"), ValueError, "root"),
+        (lambda: kernels.covariance("tanh", 10**9, 0.5), ValueError, "depth"),
+        (lambda: kernels.normalized_kernel("tanh", 10**9, 0.5), ValueError, "depth"),
+        (lambda: sphere_fields.sphere_mesh(10**8), ValueError, "resolution"),
+        (lambda: MLP([2, 3000, 1]).hessian(MLP([2, 3000, 1]).init(1)[0], X2, np.ones(2)), ValueError, "MAX_BYTES"),
+        (lambda: landscape.train_models(net, X2, np.ones(2), 10**7, steps=1), ValueError, "MAX_BYTES"),
+        (lambda: batch.sphere_mean(10**12), ValueError, "MAX_FLOPS"),
+    ]
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("case", range(29))
+def test_bad_input_gets_a_clear_error(case):
+    call, exc, match = _bad_input_cases()[case]
+    with pytest.raises(exc, match=match):
+        call()

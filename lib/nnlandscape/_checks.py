@@ -172,8 +172,8 @@ MAX_STEPS = 10**7
 MAX_SIZE = 10**8
 #: Memory any single call may plan to allocate (bytes); calls estimated beyond it are refused.
 MAX_BYTES = 2**31
-#: Floating-point operations any single call may plan (~minutes on one core); beyond, refused.
-MAX_FLOPS = 1e12
+#: Floating-point operations any single call may plan (~10 minutes on one core); beyond, refused.
+MAX_FLOPS = 1e13
 
 
 def check_budget(what: str, cost: float, limit: float, limit_name: str, unit: str = ""):
