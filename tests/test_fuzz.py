@@ -38,7 +38,7 @@ import pytest
 
 import nnlandscape
 
-CALL_TIMEOUT = 2.0  # seconds per call with a bad value (3x the baseline's time for slow callables)
+CALL_TIMEOUT = 5.0  # seconds per call with a bad value (5x the baseline's time for slow callables)
 BASELINE_TIMEOUT = 20.0  # seconds for the valid baseline call (a loaded machine is slow)
 SLOW_BASELINE = 0.5  # baselines slower than this get only a few bad values per parameter
 
@@ -340,7 +340,7 @@ def _walk_callable(qualname, fn, valid, overrides, cases, skips, extra_names=())
     t0 = time.perf_counter()
     kind, value = _call_boxed(fn, (), kwargs, BASELINE_TIMEOUT)
     dt = time.perf_counter() - t0
-    timeout = max(CALL_TIMEOUT, 3 * dt)
+    timeout = max(CALL_TIMEOUT, 5 * dt)
     if kind != "ret":
         skips[qualname] = f"baseline call failed: {kind} {type(value).__name__}: {value}"[:200]
         return None

@@ -367,7 +367,7 @@ class MLP:
         """
         n_models = check_int("n_models", n_models, 1)
         scheme = check_choice("scheme", scheme, INITS)
-        bias_std = check_real("bias_std", bias_std, 0.0)
+        bias_std = check_real("bias_std", bias_std, 0.0, 1e30)  # representable in float32 after the draw
         try:
             dtype = np.dtype(dtype)
         except TypeError:
