@@ -560,19 +560,17 @@ class MLP:
 
 
 # --------------------------------------------------------------------------- trainable temperatures
-def _esp_parts(h, beta):
-    r"""Pieces of :math:`\phi(h, \beta) = h\,\sigma(\beta h)` and its derivatives in ``h`` and ``beta``."""
+def _esp_parts(h, beta, second=True):
+    r"""Pieces of :math:`\phi(h, \beta) = h\,\sigma(\beta h)` and its derivatives in ``h`` and ``beta``
+    (second derivatives only with ``second=True``)."""
     s = special.expit(beta * h)
     ds = s * (1.0 - s)  # sigma'(beta h)
-    k = 2.0 + beta * h * (1.0 - 2.0 * s)
-    return {
-        "f": h * s,
-        "h": s + beta * h * ds,  # d phi / dh = g(h), the back-propagated factor
-        "b": h * h * ds,  # d phi / d beta
-        "hh": beta * ds * k,
-        "hb": h * ds * k,
-        "bb": h * h * h * ds * (1.0 - 2.0 * s),
-    }
+    hds = h * ds
+    out = {"f": h * s, "h": s + beta * hds, "b": h * hds}  # phi, d phi/dh = g(h), d phi/d beta
+    if second:
+        k = 2.0 + beta * h * (1.0 - 2.0 * s)
+        out.update(hh=beta * ds * k, hb=hds * k, bb=h * out["b"] * (1.0 - 2.0 * s))
+    return out
 
 
 class ESPMLP(MLP):
@@ -660,7 +658,7 @@ class ESPMLP(MLP):
         return np.concatenate([base, (beta_mean + beta_std * z).astype(base.dtype)], axis=-1)
 
     # ..................................................................... forward/backward
-    def _esp_forward(self, theta, X):
+    def _esp_forward(self, theta, X, second=True):
         Ws, bs = self.unpack(theta)
         betas = [b[..., None, :] for b in self.unpack_beta(theta)]  # (M, 1, n)
         a = X
@@ -669,7 +667,7 @@ class ESPMLP(MLP):
             h = np.matmul(a, np.swapaxes(W, -1, -2)) + b[..., None, :]
             hs.append(h)
             if l < len(Ws) - 1:
-                p = _esp_parts(h, betas[l])
+                p = _esp_parts(h, betas[l], second)
                 parts.append(p)
                 a = p["f"]
                 as_.append(a)
@@ -677,11 +675,11 @@ class ESPMLP(MLP):
         return hs, as_, Ws, betas, parts, f
 
     def _forward(self, theta, X):
-        hs, as_, Ws, _, _, f = self._esp_forward(theta, X)
+        hs, as_, Ws, _, _, f = self._esp_forward(theta, X, second=False)
         return hs[:-1] + [f], as_, Ws
 
     def _backward(self, theta, X, y, lf):
-        hs, as_, Ws, betas, parts, f = self._esp_forward(theta, X)
+        hs, as_, Ws, betas, parts, f = self._esp_forward(theta, X, second=False)
         dfo = lf.d1(f, y)  # dL/df
         nl = len(Ws)
         gW, gb, gbeta = [None] * nl, [None] * nl, [None] * nl
