@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True, fastmath=False)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _sig(x):
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -23,7 +23,7 @@ def _sig(x):
     return e / (1.0 + e)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def train_steps(theta, X, y, widths, offW, offb, offB, act, mask, mom, vel, tcount, lr0, gamma, t0, steps,
                 record_every, b1, b2, eps, curve):
     """Run ``steps`` updates from global step ``t0``; ``curve[r, m]`` gets the loss at steps t0 + k with

@@ -23,6 +23,7 @@ from ._checks import check_choice, check_int, check_real, check_real_array
 from .nets import MLP, ESPMLP
 from .optim import Optimizer
 from . import _logistic_numba
+from ._threads import single_threaded_blas
 from .spectra import hessian_indices
 
 __all__ = ["TASKS", "ARCHITECTURES", "Task", "make_task", "make_net", "run_protocol", "ProtocolRun"]
@@ -126,6 +127,7 @@ class ProtocolRun:
     info: dict = field(default_factory=dict)
 
 
+@single_threaded_blas
 def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 1000), lr: float = 0.01,
                  decay_steps: int = 500, decay_rate: float = 0.9, eps: float = 1e-6, hessian: bool = True,
                  record_every: int = 10, beta_std: float = 0.004, fixed_beta=None,

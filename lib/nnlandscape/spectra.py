@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_int, check_real
+from ._threads import single_threaded_blas
 
 __all__ = ["HessianIndices", "hessian_indices", "structural_zeros", "ipr", "ipr_null", "spectral_density"]
 
@@ -107,6 +108,7 @@ def ipr_null(N) -> float:
     return 3.0 / (N + 2)
 
 
+@single_threaded_blas
 def hessian_indices(H, eps: float = 1e-6) -> HessianIndices:
     r"""Index, null fractions (structural and relative) and eigenvector IPRs of Hessians ``H``.
 
@@ -120,7 +122,10 @@ def hessian_indices(H, eps: float = 1e-6) -> HessianIndices:
     struct = np.all(Hb == 0.0, axis=-1) & np.all(Hb == 0.0, axis=-2)
     lam = np.zeros((M, N))
     vec = np.zeros((M, N, N))
-    for m in range(M):
+    plain = ~struct.any(-1)
+    if plain.any():  # no structural zero: one batched call
+        lam[plain], vec[plain] = np.linalg.eigh(Hb[plain])
+    for m in np.flatnonzero(~plain):
         keep = np.flatnonzero(~struct[m])
         zero = np.flatnonzero(struct[m])
         w, v = (np.linalg.eigh(Hb[m][np.ix_(keep, keep)]) if keep.size else (np.zeros(0), np.zeros((0, 0))))
