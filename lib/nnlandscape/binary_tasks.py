@@ -102,14 +102,15 @@ class ProtocolRun:
     """Outcome of :func:`run_protocol` for ``M`` seeds (axis 1 of the per-checkpoint arrays).
 
     epochs : (C,) checkpoint epochs. loss, acc_train, acc_test : (C, M). residuals : (C, M, n)
-    :math:`\\sigma(f) - y` on the training set. eigenvalues : (C, M, P). negative, negative_strict,
-    null_structural, null_relative : (C, M). ipr : (C, M, P). eigenvectors : (M, P, P) at the
-    last checkpoint. loss_curve : (R, M) loss every ``record_every`` epochs at ``curve_epochs`` (R,).
+    :math:`\\sigma(f) - y` on the training set. hessian_epochs : (K,) the epochs with Hessian
+    statistics: eigenvalues (K, M, P); negative, negative_strict, null_structural,
+    null_relative (K, M); ipr (K, M, P); eigenvectors (M, P, P) at the last of them. loss_curve : (R, M) loss every ``record_every`` epochs at ``curve_epochs`` (R,).
     theta : (M, P) final parameters.
     """
 
     net: MLP
     epochs: np.ndarray
+    hessian_epochs: np.ndarray
     loss: np.ndarray
     acc_train: np.ndarray
     acc_test: np.ndarray
@@ -130,7 +131,7 @@ class ProtocolRun:
 @single_threaded_blas
 def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 1000), lr: float = 0.01,
                  decay_steps: int = 500, decay_rate: float = 0.9, eps: float = 1e-6, hessian: bool = True,
-                 record_every: int = 10, beta_std: float = 0.004, fixed_beta=None,
+                 record_every: int = 10, beta_std: float = 0.004, fixed_beta=None, hessian_at=None,
                  backend: str = "auto") -> ProtocolRun:
     r"""Train ``seeds`` models of ``net`` on ``task`` at once and record the checkpoint statistics.
 
@@ -140,6 +141,8 @@ def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 100
     Adam on the logistic cross-entropy with :math:`\eta_t = \mathrm{lr}\cdot
     \mathrm{decay\_rate}^{t/\mathrm{decay\_steps}}` up to the last checkpoint (epochs = steps).
     ``eps`` is the relative null threshold of :func:`~nnlandscape.spectra.hessian_indices`.
+    Accuracy, loss and residuals are recorded at every checkpoint, the Hessian statistics at the
+    checkpoints listed in ``hessian_at`` (default: all; each must be a checkpoint).
 
     ``fixed_beta`` (a sequence of positive values, ESP networks only) trains Swish networks with a
     **fixed** hidden temperature instead: for every value and seed one model (value-major order),
@@ -158,6 +161,11 @@ def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 100
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     cps = sorted({check_int("checkpoints[i]", c, 0) for c in checkpoints})
+    hat = cps if hessian_at is None else sorted({check_int("hessian_at[i]", c, 0) for c in hessian_at})
+    if not set(hat) <= set(cps):
+        raise ValueError(f"hessian_at must be a subset of checkpoints, got {sorted(set(hat) - set(cps))} outside")
+    if not hessian:
+        hat = []
     lr = check_real("lr", lr, 0.0, low_open=True)
     decay_steps = check_int("decay_steps", decay_steps, 1)
     decay_rate = check_real("decay_rate", decay_rate, 0.0, 1.0, low_open=True)
@@ -222,7 +230,7 @@ def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 100
             rec["acc_train"].append(((f > 0) == (y[:, 0] > 0.5)).mean(-1))
             rec["acc_test"].append(((net.forward(theta, task.X_test)[..., 0] > 0) == (task.y_test > 0.5)).mean(-1))
             rec["residuals"].append(special.expit(f) - y[:, 0])
-            if hessian:
+            if c in hat:
                 H = net.hessian(theta, X, y, "cross_entropy")[:, :P_h, :P_h]
                 hi = hessian_indices(H, eps=eps)
                 for k in ("eigenvalues", "negative", "negative_strict", "null_structural", "null_relative", "ipr"):
@@ -230,7 +238,7 @@ def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 100
                 eigvecs = hi.eigenvectors
     curve.append(rec["loss"][-1])
     curve_t.append(t)
-    arr = {k: (np.array(v) if v else np.zeros((len(cps), M, 0))) for k, v in rec.items()}
+    arr = {k: (np.array(v) if v else np.zeros((0, M, 0))) for k, v in rec.items()}
     info = {"seeds": seeds, "eps": eps, "fixed_beta": None if fixed_beta is None else fb}
-    return ProtocolRun(net=net, epochs=np.array(cps), eigenvectors=eigvecs, curve_epochs=np.array(curve_t),
+    return ProtocolRun(net=net, epochs=np.array(cps), hessian_epochs=np.array(hat, dtype=int), eigenvectors=eigvecs, curve_epochs=np.array(curve_t),
                        loss_curve=np.array(curve), theta=theta, info=info, **arr)
