@@ -27,7 +27,10 @@ def _sig(x):
 def train_steps(theta, X, y, widths, offW, offb, offB, act, mask, mom, vel, tcount, lr0, gamma, t0, steps,
                 record_every, b1, b2, eps, curve):
     """Run ``steps`` updates from global step ``t0``; ``curve[r, m]`` gets the loss at steps t0 + k with
-    (t0 + k) % record_every == 0 (r counts those from 0). Returns the number of records written."""
+    (t0 + k) % record_every == 0 (r counts those from 0). Returns the number of records written.
+
+    Arrays are stored unit-major, ``(layer, unit, point)``, so that every inner loop runs over the
+    data points (contiguous, vectorisable)."""
     M, P = theta.shape
     n, d = X.shape
     nl = widths.shape[0] - 1  # number of weight layers
@@ -35,12 +38,15 @@ def train_steps(theta, X, y, widths, offW, offb, offB, act, mask, mom, vel, tcou
     for l in range(nl + 1):
         if widths[l] > maxw:
             maxw = widths[l]
-    H = np.zeros((nl, n, maxw))
-    A = np.zeros((nl, n, maxw))  # A[l] = activation feeding layer l (A[0] = X)
-    S = np.zeros((nl, n, maxw))  # sigma(beta h) for esp units
+    H = np.zeros((nl, maxw, n))
+    A = np.zeros((nl, maxw, n))  # A[l] = activation feeding layer l (A[0] = X^T)
+    S = np.zeros((nl, maxw, n))  # sigma(beta h) (esp) or sigma(h) (sigmoid)
+    for j in range(d):
+        for i in range(n):
+            A[0, j, i] = X[i, j]
     g = np.zeros(P)
-    dcur = np.zeros((n, maxw))
-    dnext = np.zeros((n, maxw))
+    dcur = np.zeros((maxw, n))
+    dnext = np.zeros((maxw, n))
     nrec = 0
     for k in range(steps):
         t = t0 + k
@@ -48,39 +54,50 @@ def train_steps(theta, X, y, widths, offW, offb, offB, act, mask, mom, vel, tcou
         lr = lr0 * gamma**t
         for m in range(M):
             th = theta[m]
-            for i in range(n):
-                for j in range(d):
-                    A[0, i, j] = X[i, j]
             # forward
             for l in range(nl):
                 wi, wo = widths[l], widths[l + 1]
-                for i in range(n):
-                    for o in range(wo):
-                        s = th[offb[l] + o]
-                        base = offW[l] + o * wi
-                        for q in range(wi):
-                            s += th[base + q] * A[l, i, q]
-                        H[l, i, o] = s
-                        if l < nl - 1:
-                            if act == 0:
-                                A[l + 1, i, o] = s if s > 0 else 0.0
-                            elif act == 1:
-                                A[l + 1, i, o] = _sig(s)
-                            else:
-                                sg = _sig(th[offB[l] + o] * s)
-                                S[l, i, o] = sg
-                                A[l + 1, i, o] = s * sg
+                for o in range(wo):
+                    hrow = H[l, o]
+                    bo = th[offb[l] + o]
+                    for i in range(n):
+                        hrow[i] = bo
+                    base = offW[l] + o * wi
+                    for q in range(wi):
+                        w = th[base + q]
+                        arow = A[l, q]
+                        for i in range(n):
+                            hrow[i] += w * arow[i]
+                    if l < nl - 1:
+                        anext = A[l + 1, o]
+                        srow = S[l, o]
+                        if act == 0:
+                            for i in range(n):
+                                anext[i] = hrow[i] if hrow[i] > 0 else 0.0
+                        elif act == 1:
+                            for i in range(n):
+                                sg = 1.0 / (1.0 + math.exp(-hrow[i]))
+                                srow[i] = sg
+                                anext[i] = sg
+                        else:
+                            bq = th[offB[l] + o]
+                            for i in range(n):
+                                sg = 1.0 / (1.0 + math.exp(-bq * hrow[i]))
+                                srow[i] = sg
+                                anext[i] = hrow[i] * sg
             # loss and output error (one output)
             L = 0.0
             bo = th[offB[nl - 1]] if act == 2 else 1.0
             gbo = 0.0
+            ho_row = H[nl - 1, 0]
+            d0 = dcur[0]
             for i in range(n):
-                ho = H[nl - 1, i, 0]
+                ho = ho_row[i]
                 f = bo * ho
                 L += (max(f, 0.0) + math.log1p(math.exp(-abs(f)))) - y[i] * f
                 e = (_sig(f) - y[i]) / n
                 gbo += e * ho
-                dcur[i, 0] = e * bo
+                d0[i] = e * bo
             if rec:
                 curve[nrec, m] = L / n
             for p in range(P):
@@ -90,35 +107,53 @@ def train_steps(theta, X, y, widths, offW, offb, offB, act, mask, mom, vel, tcou
             # backward
             for l in range(nl - 1, -1, -1):
                 wi, wo = widths[l], widths[l + 1]
-                for i in range(n):
-                    for o in range(wo):
-                        dl = dcur[i, o]
-                        g[offb[l] + o] += dl
-                        base = offW[l] + o * wi
-                        for q in range(wi):
-                            g[base + q] += dl * A[l, i, q]
+                for o in range(wo):
+                    drow = dcur[o]
+                    sb = 0.0
+                    for i in range(n):
+                        sb += drow[i]
+                    g[offb[l] + o] += sb
+                    base = offW[l] + o * wi
+                    for q in range(wi):
+                        arow = A[l, q]
+                        sw = 0.0
+                        for i in range(n):
+                            sw += drow[i] * arow[i]
+                        g[base + q] += sw
                 if l == 0:
                     break
-                for i in range(n):
-                    for q in range(wi):
-                        e = 0.0
-                        for o in range(wo):
-                            e += dcur[i, o] * th[offW[l] + o * wi + q]
-                        h = H[l - 1, i, q]
-                        if act == 0:
-                            dnext[i, q] = e if h > 0 else 0.0
-                        elif act == 1:
-                            sg = _sig(h)
-                            dnext[i, q] = e * sg * (1.0 - sg)
-                        else:
-                            bq = th[offB[l - 1] + q]
-                            sg = S[l - 1, i, q]
+                for q in range(wi):
+                    erow = dnext[q]
+                    for i in range(n):
+                        erow[i] = 0.0
+                    for o in range(wo):
+                        w = th[offW[l] + o * wi + q]
+                        drow = dcur[o]
+                        for i in range(n):
+                            erow[i] += w * drow[i]
+                    hrow = H[l - 1, q]
+                    srow = S[l - 1, q]
+                    if act == 0:
+                        for i in range(n):
+                            if hrow[i] <= 0:
+                                erow[i] = 0.0
+                    elif act == 1:
+                        for i in range(n):
+                            erow[i] *= srow[i] * (1.0 - srow[i])
+                    else:
+                        bq = th[offB[l - 1] + q]
+                        gb = 0.0
+                        for i in range(n):
+                            sg = srow[i]
                             ds = sg * (1.0 - sg)
-                            dnext[i, q] = e * (sg + bq * h * ds)
-                            g[offB[l - 1] + q] += e * h * h * ds
-                for i in range(n):
-                    for q in range(wi):
-                        dcur[i, q] = dnext[i, q]
+                            hh = hrow[i]
+                            gb += erow[i] * hh * hh * ds
+                            erow[i] *= sg + bq * hh * ds
+                        g[offB[l - 1] + q] += gb
+                for q in range(wi):
+                    dq, nq = dcur[q], dnext[q]
+                    for i in range(n):
+                        dq[i] = nq[i]
             # Adam
             tcount[m] += 1
             c1 = 1.0 - b1 ** tcount[m]
