@@ -172,5 +172,9 @@ def spectral_density(eigenvalues, bins: int = 40, range=None, *, density: bool =
             raise ValueError(f"range must satisfy range[0] < range[1], got {range!r}")
     counts, edges = np.histogram(lam.ravel(), bins=bins, range=(lo, hi))
     n_models = lam.shape[0] if lam.ndim > 1 else 1
-    heights = counts / (counts.sum() * np.diff(edges)) if density else counts / n_models
+    if density:
+        total = counts.sum()
+        heights = counts / (total * np.diff(edges)) if total else np.zeros(bins)
+    else:
+        heights = counts / n_models
     return 0.5 * (edges[1:] + edges[:-1]), heights, edges
