@@ -156,3 +156,26 @@ def test_bad_input():
         MLP([2, 3, 1], "esp", bias=False)
     with pytest.raises(ValueError, match="activation parameters"):
         MLP([2, 3, 1], "esp", beta=2.0)
+
+
+def test_optim_train_runs_esp_networks_like_the_protocol():
+    from nnlandscape.optim import train
+
+    task = bt.make_task("wiggly", n=48, seed=2)
+    net = bt.make_net("2-8-2-1", "esp")
+    th0 = np.concatenate([net.init(1, seed=s, scheme="glorot", beta_std=0.004) for s in (0, 1)])
+    res = train(net, th0, task.X, task.y, loss="cross_entropy", optimizer="adam", lr=0.01, steps=30,
+                schedule=("exponential", {"gamma": 0.9 ** (1 / 500)}))
+    r = bt.run_protocol(task, net, seeds=[0, 1], checkpoints=[0, 30], hessian=False)
+    np.testing.assert_allclose(res.theta, r.theta, rtol=1e-9, atol=1e-12)
+    assert np.all(res.loss < net.loss(th0, task.X, task.y, "cross_entropy"))
+
+
+def test_protocol_checkpoint_arguments():
+    task = bt.make_task("linear", n=40)
+    net = bt.make_net("2-10-1", "relu")
+    with pytest.raises(ValueError, match="hessian_at"):
+        bt.run_protocol(task, net, checkpoints=[0, 10], hessian_at=[5])
+    r = bt.run_protocol(task, net, seeds=2, checkpoints=[0, 5, 10], hessian_at=[10])
+    assert r.epochs.tolist() == [0, 5, 10] and r.hessian_epochs.tolist() == [10]
+    assert r.eigenvalues.shape == (1, 2, net.n_params) and r.acc_train.shape == (3, 2)
