@@ -63,7 +63,7 @@ from ._checks import (
 )
 from .activations import Activation, get_activation
 
-__all__ = ["MLP", "LOSSES", "INITS", "pack", "unpack"]
+__all__ = ["MLP", "ESPMLP", "LOSSES", "INITS", "pack", "unpack"]
 
 #: Loss names accepted by :meth:`MLP.loss` and :func:`nnlandscape.optim.train`.
 LOSSES = ("mse", "cross_entropy", "hinge")
@@ -194,7 +194,8 @@ class MLP:
         Layer widths :math:`(d_0, n_1, \dots, n_L, d_{\rm out})`, e.g. ``[1, 5, 5, 5, 5, 5, 1]``.
     activation : str, Activation, or sequence of them
         Registry name (see :func:`nnlandscape.activations.get_activation`) used on every hidden
-        layer, or one per hidden layer. The read-out is linear.
+        layer, or one per hidden layer. The read-out is linear. ``"esp"`` returns an
+        :class:`ESPMLP` (Swish units with one trainable inverse temperature per unit).
     bias : bool or sequence of bool
         Whether each layer :math:`\ell = 1..L+1` has a (trainable) bias; ``False`` means
         :math:`b_\ell = 0`.
@@ -212,6 +213,12 @@ class MLP:
     layers : list of (n_out, n_in)
         Shapes of :math:`W_1, \dots, W_{L+1}`.
     """
+
+    def __new__(cls, sizes=None, activation="relu", *args, **kwargs):
+        # ``MLP(sizes, "esp")`` builds the trainable-temperature network :class:`ESPMLP`
+        if cls is MLP and isinstance(activation, str) and activation == "esp":
+            cls = ESPMLP
+        return super().__new__(cls)
 
     def __init__(self, sizes, activation="relu", *, bias=True, fixed=None, **act_params):
         self.sizes = _check_sizes(sizes)
@@ -574,3 +581,192 @@ class MLP:
     def hessian_eigh(self, theta, X, y, loss: str = "mse", *, gauss_newton: bool = False):
         """Eigenvalues (ascending, ``(M, P)``) and eigenvectors (columns, ``(M, P, P)``) of the Hessian."""
         return np.linalg.eigh(self.hessian(theta, X, y, loss, gauss_newton=gauss_newton))
+
+
+# --------------------------------------------------------------------------- trainable temperatures
+def _esp_parts(h, beta, second=True):
+    r"""Pieces of :math:`\phi(h, \beta) = h\,\sigma(\beta h)` and its derivatives in ``h`` and ``beta``
+    (second derivatives only with ``second=True``)."""
+    s = special.expit(beta * h)
+    ds = s * (1.0 - s)  # sigma'(beta h)
+    hds = h * ds
+    out = {"f": h * s, "h": s + beta * hds, "b": h * hds}  # phi, d phi/dh = g(h), d phi/d beta
+    if second:
+        k = 2.0 + beta * h * (1.0 - 2.0 * s)
+        out.update(hh=beta * ds * k, hb=hds * k, bb=h * out["b"] * (1.0 - 2.0 * s))
+    return out
+
+
+class ESPMLP(MLP):
+    r"""A network of expected-signal-propagation (ESP, Swish) units with trainable temperatures.
+
+    Hidden unit :math:`i` of layer :math:`\ell` computes
+    :math:`a_{\ell i} = h_{\ell i}\,\sigma(\beta_{\ell i} h_{\ell i})`, the mean transmitted signal
+    :math:`\langle h s\rangle = \partial_\beta \log(1 + e^{\beta h})` of a maximum-entropy binary
+    gate (Milletarì, Chotibut & Trevisanutto 2018, arXiv:1805.08786, eq. 5), with its own inverse
+    temperature :math:`\beta_{\ell i}`. The read-out carries one too: the network output is the
+    logit :math:`f = \beta_{L+1} \odot h_{L+1}`, so that with ``loss="cross_entropy"`` and one output
+    :math:`P(y = 1) = \sigma(\beta_{L+1} h_{L+1})`, the authors' output unit.
+
+    Build it as ``MLP(sizes, "esp")``. The parameter vector is the plain layout of :class:`MLP`
+    followed by the temperatures, ``[W_1, b_1, ..., W_{L+1}, b_{L+1}, beta_1, ..., beta_{L+1}]``,
+    so a 2-10-1 network has :math:`41 + 11 = 52` parameters and the first 41 entries read as
+    the weights of an ordinary network. Forward pass, loss, gradient, Hessian-vector products,
+    the exact Hessian (temperatures included) and :func:`nnlandscape.optim.train` work as for
+    :class:`MLP`; :meth:`unpack_beta` returns the temperatures. The derivatives used are, with
+    :math:`s = \sigma(\beta h)` and :math:`s' = s(1-s)`:
+    :math:`\partial_h\phi = s + \beta h s'`, :math:`\partial_\beta\phi = h^2 s'`,
+    :math:`\partial_h^2\phi = \beta s' k`, :math:`\partial_h\partial_\beta\phi = h s' k`,
+    :math:`\partial_\beta^2\phi = h^3 s'(1 - 2s)`, :math:`k = 2 + \beta h(1 - 2s)`.
+    """
+
+    def __init__(self, sizes, activation="esp", *, bias=True, fixed=None, **act_params):
+        if activation != "esp":
+            raise ValueError(f"activation={activation!r} is not allowed for ESPMLP; choose 'esp'")
+        if act_params:
+            raise ValueError(f"the 'esp' network takes no activation parameters (its beta are trainable); got {sorted(act_params)}")
+        if fixed or not (bias is True or (not isinstance(bias, (bool, np.bool_)) and all(bias))):
+            raise ValueError("the 'esp' network needs bias=True and fixed=None (every layer trainable)")
+        super().__init__(sizes, "swish", bias=True)
+        self.n_plain = self.n_params
+        self._beta_slices = {}
+        k = self.n_plain
+        for l, (o, _) in enumerate(self.layers, start=1):
+            self._beta_slices[l] = (k, k + o)
+            k += o
+        self.n_params = k
+
+    def __repr__(self):
+        return f"MLP(sizes={self.sizes}, activation=esp, P={self.n_params})"
+
+    @property
+    def plain(self) -> bool:
+        return False  # not the layout of :func:`pack` (temperatures are appended)
+
+    def unpack_beta(self, theta):
+        """List of the temperatures :math:`\\beta_\\ell`, shapes ``(..., n_\\ell)`` (views of ``theta``)."""
+        theta = np.asarray(theta)
+        return [theta[..., s:e] for s, e in self._beta_slices.values()]
+
+    def pack(self, weights, biases, betas=None):
+        """Inverse of :meth:`unpack` + :meth:`unpack_beta`; ``betas=None`` means all temperatures 1."""
+        base = MLP.pack(self, weights, biases)
+        if betas is None:
+            betas = [np.ones(o) for o, _ in self.layers]
+        if len(betas) != len(self.layers):
+            raise ValueError(f"betas must hold {len(self.layers)} arrays (one per layer), got {len(betas)}")
+        tail = [np.broadcast_to(np.asarray(b, dtype=base.dtype), base.shape[:-1] + (o,))
+                for b, (o, _) in zip(betas, self.layers)]
+        return np.concatenate([base] + tail, axis=-1)
+
+    def init(self, n_models: int = 1, seed=0, *, scheme: str = "he", bias_std: float = 0.0,
+             beta_mean: float = 0.0, beta_std: float = 0.004, dtype=np.float64):
+        r"""Random :math:`\theta`, shape ``(n_models, P)``: weights and biases as :meth:`MLP.init`
+        and temperatures :math:`\beta \sim \mathcal N(\beta_{\rm mean},
+        \beta_{\rm std}^2)`. The defaults ``beta_mean=0, beta_std=0.004`` are the authors' choice
+        (high temperature at the start). The temperatures come from an independent child stream of
+        ``seed``, so model ``k`` is the same for every ``n_models > k``.
+        """
+        beta_mean = check_real("beta_mean", beta_mean)
+        beta_std = check_real("beta_std", beta_std, 0.0)
+        n_plain, self.n_params = self.n_params, self.n_plain
+        try:
+            base = MLP.init(self, n_models, seed, scheme=scheme, bias_std=bias_std, dtype=dtype)
+        finally:
+            self.n_params = n_plain
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
+            int(seed) if isinstance(seed, (int, np.integer)) else None)
+        child = ss.spawn(1)[0]
+        nb = self.n_params - self.n_plain
+        z = np.random.default_rng(child).standard_normal((base.shape[0], nb))
+        return np.concatenate([base, (beta_mean + beta_std * z).astype(base.dtype)], axis=-1)
+
+    # ..................................................................... forward/backward
+    def _esp_forward(self, theta, X, second=True):
+        Ws, bs = self.unpack(theta)
+        betas = [b[..., None, :] for b in self.unpack_beta(theta)]  # (M, 1, n)
+        a = X
+        hs, as_, parts = [], [X], []
+        for l, (W, b) in enumerate(zip(Ws, bs)):
+            h = np.matmul(a, np.swapaxes(W, -1, -2)) + b[..., None, :]
+            hs.append(h)
+            if l < len(Ws) - 1:
+                p = _esp_parts(h, betas[l], second)
+                parts.append(p)
+                a = p["f"]
+                as_.append(a)
+        f = betas[-1] * hs[-1]
+        return hs, as_, Ws, betas, parts, f
+
+    def _forward(self, theta, X):
+        hs, as_, Ws, _, _, f = self._esp_forward(theta, X, second=False)
+        return hs[:-1] + [f], as_, Ws
+
+    def _backward(self, theta, X, y, lf):
+        hs, as_, Ws, betas, parts, f = self._esp_forward(theta, X, second=False)
+        dfo = lf.d1(f, y)  # dL/df
+        nl = len(Ws)
+        gW, gb, gbeta = [None] * nl, [None] * nl, [None] * nl
+        gbeta[-1] = (dfo * hs[-1]).sum(-2)
+        delta = dfo * betas[-1]
+        for l in range(nl - 1, -1, -1):
+            gW[l] = np.matmul(np.swapaxes(delta, -1, -2), as_[l])
+            gb[l] = delta.sum(-2)
+            if l > 0:
+                e = np.matmul(delta, Ws[l])  # dL/da_l
+                p = parts[l - 1]
+                gbeta[l - 1] = (e * p["b"]).sum(-2)
+                delta = e * p["h"]
+        return lf.value(f, y), np.concatenate([MLP.pack(self, gW, gb)] + gbeta, axis=-1)
+
+    def _rop(self, theta, X, y, lf, V, gauss_newton):
+        r"""Pearlmutter's :math:`\mathcal R`-operator with the temperatures as parameters."""
+        hs, as_, Ws, betas, parts, f = self._esp_forward(theta, X)
+        nl = len(Ws)
+        VW, Vb = self.unpack(V)  # (M, K, o, i) / (M, K, o)
+        Vbeta = [v[..., None, :] for v in self.unpack_beta(V)]  # (M, K, 1, o)
+        W4 = [W[:, None] for W in Ws]
+        h4 = [h[:, None] for h in hs]
+        a4 = [as_[0]] + [a[:, None] for a in as_[1:]]
+        B4 = [b[:, None] for b in betas]
+        P4 = [{k: v[:, None] for k, v in p.items()} for p in parts]
+        # forward R pass
+        Rh, Ra = [], [None]
+        for l in range(nl):
+            r = np.matmul(a4[l], np.swapaxes(VW[l], -1, -2)) + Vb[l][..., None, :]
+            if l > 0:
+                r = r + np.matmul(Ra[l], np.swapaxes(W4[l], -1, -2))
+            Rh.append(r)
+            if l < nl - 1:
+                Ra.append(P4[l]["h"] * r + P4[l]["b"] * Vbeta[l])
+        Rf = B4[-1] * Rh[-1] + Vbeta[-1] * h4[-1]
+        # backward R pass
+        dfo = lf.d1(f, y)[:, None]
+        Rdfo = lf.d2_apply(f, y, Rf)
+        RgW, Rgb, Rgbeta = [None] * nl, [None] * nl, [None] * nl
+        Rgbeta[-1] = (Rdfo * h4[-1]).sum(-2)
+        Rdelta = Rdfo * B4[-1]
+        if not gauss_newton:
+            Rgbeta[-1] = Rgbeta[-1] + (dfo * Rh[-1]).sum(-2)
+            Rdelta = Rdelta + dfo * Vbeta[-1]
+            delta = dfo * B4[-1]
+        for l in range(nl - 1, -1, -1):
+            RgW[l] = np.matmul(np.swapaxes(Rdelta, -1, -2), a4[l])
+            if not gauss_newton and l > 0:
+                RgW[l] = RgW[l] + np.matmul(np.swapaxes(delta, -1, -2), Ra[l])
+            Rgb[l] = Rdelta.sum(-2)
+            if l == 0:
+                break
+            p = P4[l - 1]
+            Re = np.matmul(Rdelta, W4[l])
+            if gauss_newton:
+                Rgbeta[l - 1] = (Re * p["b"]).sum(-2)
+                Rdelta = Re * p["h"]
+                continue
+            e = np.matmul(delta, W4[l])
+            Re = Re + np.matmul(delta, VW[l])
+            r, rb = Rh[l - 1], Vbeta[l - 1]
+            Rgbeta[l - 1] = (Re * p["b"] + e * (p["hb"] * r + p["bb"] * rb)).sum(-2)
+            Rdelta = Re * p["h"] + e * (p["hh"] * r + p["hb"] * rb)
+            delta = e * p["h"]
+        return np.concatenate([MLP.pack(self, RgW, Rgb)] + Rgbeta, axis=-1)
