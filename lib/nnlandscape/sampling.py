@@ -35,7 +35,7 @@ for :math:`\pi_T` with respect to the uniform measure on the (product of) sphere
 :math:`U \equiv 0` the flow is exact and every proposal is accepted.
 
 **Step size.** During the ``n_burn`` burn-in moves the step of each chain is multiplied by
-:math:`e^{0.1(a - a^*)}` after every move (:math:`a` the acceptance probability of that move,
+:math:`e^{0.5(a - a^*)}` after every move (:math:`a` the acceptance probability of that move,
 :math:`a^*` = ``target_accept``); afterwards it is frozen, so the recorded part is an exact Markov
 chain.
 
@@ -273,7 +273,7 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
             G = np.where(ok[:, None], G1, G)
             E = np.where(ok, E1, E)
             if m < n_burn:
-                step *= np.exp(0.1 * (a - target_accept))
+                step *= np.exp(0.5 * (a - target_accept))
             else:
                 r = m - n_burn
                 energies[r], dHs[r] = E, dH
@@ -313,7 +313,7 @@ def rwm(fun, w0, *, T, step, n_moves, sphere=False, blocks=1, n_burn=0, thin=1, 
             w = np.where(ok[:, None], w1, w)
             E = np.where(ok, E1, E)
             if m < n_burn:
-                step *= np.exp(0.1 * (a - target_accept))
+                step *= np.exp(0.5 * (a - target_accept))
             else:
                 r = m - n_burn
                 energies[r], dHs[r] = E, dH

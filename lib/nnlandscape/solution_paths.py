@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_int, check_real
+from ._checks import check_int
 from .progress import ProgressBar
 from .sampling import Geometry, _check_T, _check_step, _check_w0, _evaluate, hmc, leapfrog
 
@@ -113,7 +113,8 @@ def double_ratchet(fun, wa, wb, *, T, k, step, n_leapfrog, n_moves, sphere=False
                    progress=False, desc="ratchet") -> RatchetResult:
     r"""Double-ratchet HMC between the rows of ``wa`` and ``wb`` (see the module docstring).
 
-    ``fun(w) -> (U, grad U)`` is the ends' own energy; ``k > 0`` the ratchet stiffness; the other
+    ``fun(w) -> (U, grad U)`` is the ends' own energy; ``k > 0`` the ratchet stiffness (scalar or one
+    per pair); the other
     parameters as in :func:`nnlandscape.sampling.hmc` (no step adaptation).
     """
     wa, wb = _check_w0(wa), _check_w0(wb)
@@ -121,7 +122,10 @@ def double_ratchet(fun, wa, wb, *, T, k, step, n_leapfrog, n_moves, sphere=False
         raise ValueError(f"wa and wb must have the same shape; got {wa.shape} and {wb.shape}")
     C, N = wa.shape
     T = _check_T(T, C)
-    k = check_real("k", k, 0, low_open=True)
+    k = np.asarray(k, dtype=float)
+    if k.shape not in ((), (C,)) or not np.all(np.isfinite(k)) or np.any(k <= 0):
+        raise ValueError(f"k={k!r} is out of range; allowed: finite stiffness in (0, inf), scalar or one per pair")
+    k = np.broadcast_to(k, (C,))
     step = _check_step(step, C)
     n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1)
     n_moves = check_int("n_moves", n_moves, 1)
@@ -184,15 +188,24 @@ def double_ratchet(fun, wa, wb, *, T, k, step, n_leapfrog, n_moves, sphere=False
                          acc / (2 * n_moves), ends[0], ends[1])
 
 
+def _check_gamma(gamma, C):
+    g = np.asarray(gamma, dtype=float)
+    if g.shape not in ((), (C,)) or not np.all(np.isfinite(g)) or np.any(g < 0):
+        raise ValueError(f"gamma={gamma!r} is out of range; allowed: finite couplings in [0, inf), "
+                         f"scalar or one per system ({C})")
+    return np.broadcast_to(g, (C,)).astype(float)
+
+
 def replica_energy_grad(fun, W, gamma, *, blocks=1):
     r"""Energy and gradient of ``y`` coupled replicas (module docstring).
 
-    ``W`` has shape ``(C, y, N)`` (``C`` independent systems of ``y`` replicas). Returns
+    ``W`` has shape ``(C, y, N)`` (``C`` independent systems of ``y`` replicas); ``gamma`` is a
+    scalar or one coupling per system. Returns
     ``(E, grad, centre)`` with shapes ``(C,)``, ``(C, y, N)``, ``(C, N)``.
     """
     W = np.asarray(W, dtype=float)
     C, y, N = W.shape
-    gamma = check_real("gamma", gamma, 0)
+    gamma = _check_gamma(gamma, C)
     U, G = fun(W.reshape(C * y, N))
     U = np.asarray(U, float).reshape(C, y)
     G = np.asarray(G, float).reshape(C, y, N)
@@ -211,7 +224,7 @@ def replica_energy_grad(fun, W, gamma, *, blocks=1):
     v = u.sum(1, keepdims=True)
     sv = np.sum(sh * v, -1, keepdims=True)
     Jv = (Wb / norms) * sv / y + (mbar / Sn) * (v - sh * sv)
-    g_coup = (gamma / y) * (u - Jv)
+    g_coup = (gamma / y)[:, None, None, None] * (u - Jv)
     E = U.sum(1) + (gamma / y) * d.sum(1)
     return E, G + g_coup.reshape(C, y, N), c.reshape(C, N)
 
@@ -223,12 +236,14 @@ class ReplicaResult:
     Attributes
     ----------
     final : ``(C, y, N)`` replicas at the end; centre : ``(C, N)`` their centre.
-    centres : ``(S // thin, C, N)`` recorded centres; replica_energies : ``(S, C, y)`` own energies.
-    distance : ``(S, C)`` mean replica-centre distance; acceptance : ``(C,)``.
+    samples : ``(S // thin, C, y, N)`` recorded replicas; centres : ``(S // thin, C, N)`` their centres.
+    replica_energies : ``(S // thin, C, y)`` the replicas' own energies :math:`U(w_b)`.
+    distance : ``(S // thin, C)`` mean replica-centre distance; acceptance : ``(C,)``.
     """
 
     final: np.ndarray
     centre: np.ndarray
+    samples: np.ndarray
     centres: np.ndarray
     replica_energies: np.ndarray
     distance: np.ndarray
@@ -237,12 +252,13 @@ class ReplicaResult:
 
 def coupled_replicas(fun, W0, *, gamma, T, step, n_leapfrog, n_moves, sphere=False, blocks=1,
                      n_burn=0, thin=1, seed=0, progress=False, desc="replicas") -> ReplicaResult:
-    r"""HMC of ``y`` coupled replicas; ``W0`` has shape ``(C, y, N)``; ``gamma >= 0`` the coupling."""
+    r"""HMC of ``y`` coupled replicas; ``W0`` has shape ``(C, y, N)``; ``gamma >= 0`` the coupling
+    (scalar or one per system)."""
     W0 = np.asarray(W0, dtype=float)
     if W0.ndim != 3 or W0.shape[1] < 2:
         raise ValueError(f"W0 must have shape (systems, y, N) with y >= 2 replicas; got {W0.shape}")
-    gamma = check_real("gamma", gamma, 0)
     C, y, N = W0.shape
+    gamma = _check_gamma(gamma, C)
     geo = Geometry(N, sphere, blocks)
     cblocks = blocks if sphere else 1
 
@@ -261,4 +277,4 @@ def coupled_replicas(fun, W0, *, gamma, T, step, n_leapfrog, n_moves, sphere=Fal
     own = np.asarray(fun(res.samples.reshape(-1, N))[0]).reshape(-1, C, y) if len(res.samples) else np.empty((0, C, y))
     dist = (np.linalg.norm(res.samples.reshape(-1, C, y, N) - cs[:, :, None], axis=-1).mean(-1)
             if len(res.samples) else np.empty((0, C)))
-    return ReplicaResult(Wf, centre, cs, own, dist, res.acceptance)
+    return ReplicaResult(Wf, centre, res.samples.reshape(-1, C, y, N), cs, own, dist, res.acceptance)
