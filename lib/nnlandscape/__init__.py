@@ -11,6 +11,9 @@ Modules (one concept each):
 - :mod:`nnlandscape.replica`, :mod:`nnlandscape.parisi` -- replica theory of spherical mixed models;
 - :mod:`nnlandscape.input_landscape`, :mod:`nnlandscape.sphere_mc` -- fixed random networks as
   functions of their input; Monte Carlo and descent on the sphere;
+- :mod:`nnlandscape.sampling`, :mod:`nnlandscape.committee`, :mod:`nnlandscape.solution_paths`,
+  :mod:`nnlandscape.perceptron` -- HMC/RWM over chains (Euclidean and on products of spheres), the
+  ReLU tree committee machine, paths between solutions, perceptron reference theory;
 - :mod:`nnlandscape.kac_rice`, :mod:`nnlandscape.sphere_fields` -- expected and sampled critical points;
 - :mod:`nnlandscape.sawtooth`, :mod:`nnlandscape.neb`, :mod:`nnlandscape.surfaces`,
   :mod:`nnlandscape.landscape` -- the hand-built network, nudged elastic bands, test surfaces, and

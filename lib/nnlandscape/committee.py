@@ -1,0 +1,208 @@
+r"""The ReLU tree committee machine of Zambon, Malatesta, Tiana & Zecchina (arXiv:2503.08266).
+
+Architecture (as in the authors' code, ``guidotiana/nnSampling``). The :math:`N` inputs are cut
+into :math:`K` disjoint receptive fields of :math:`n = N/K` inputs; hidden unit :math:`k` sees only
+its field,
+
+.. math:: h_k = \frac{w_k\cdot x_k}{\sqrt n}, \qquad
+          \Delta(x) = \frac{1}{\sqrt K}\sum_{k=1}^K c_k\,\mathrm{relu}(h_k),
+
+with a **fixed** second layer :math:`c_k = +1` for the first :math:`K/2` units and :math:`-1` for
+the rest (:math:`K` even). Only :math:`w = (w_1, \dots, w_K) \in \mathbb R^N` is trained.
+
+Data: :math:`P = \alpha N` inputs :math:`x^\mu` with i.i.d. :math:`\mathcal N(0,1)` entries and
+labels :math:`y^\mu = \pm1`, either random (``kind="random"``) or given by a random teacher of the
+same architecture (``kind="teacher"``, a structured variant: the solution space then contains the
+teacher, and the problem is satisfiable at every :math:`\alpha`).
+
+Energy (the authors' convention: a **sum** over patterns, full batch)
+
+.. math:: U(w) = \sum_{\mu=1}^P \ell(y^\mu\Delta^\mu) + \frac\lambda2|w|^2,\qquad
+          \ell(z) = \frac1\zeta\log\!\left(1 + e^{-\zeta z}\right),
+
+the cross-entropy with sharpness :math:`\zeta` (:math:`\zeta\to\infty`: the perceptron loss
+:math:`\max(0, -z)`, whose zero set is the space of solutions). The training error is the fraction
+of patterns with :math:`y^\mu\Delta^\mu \le 0`. Its gradient is
+
+.. math:: \frac{\partial U}{\partial w_k} = \sum_\mu \ell'(y^\mu\Delta^\mu)\, y^\mu
+          \frac{c_k}{\sqrt{Kn}}\,\Theta(h_k^\mu)\, x_k^\mu + \lambda w_k,
+          \qquad \ell'(z) = -\frac{1}{1+e^{\zeta z}}.
+
+The network is positively homogeneous, :math:`\Delta(sw) = s\Delta(w)` for :math:`s>0`, so the
+training error depends only on the direction of :math:`w`. Everything is vectorised over a batch of
+weight vectors of shape ``(C, N)``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import expit
+
+from ._checks import check_choice, check_int, check_real
+
+__all__ = ["TreeCommittee", "committee_data"]
+
+
+def _check_arch(N, K):
+    K = check_int("K", K, 2)
+    if K % 2:
+        raise ValueError(f"K={K} must be even (allowed: K = 2, 4, 6, ...): half the units have c_k = +1")
+    N = check_int("N", N, K)
+    if N % K:
+        raise ValueError(f"N={N} must be divisible by K={K} (allowed: N = K * n)")
+    return N, K
+
+
+def committee_data(N, K, alpha, *, kind="random", seed=0):
+    r"""Inputs ``X`` ``(P, N)`` and labels ``y`` ``(P,)`` with :math:`P = \mathrm{round}(\alpha N)`.
+
+    ``kind="random"``: i.i.d. :math:`\pm1` labels; ``kind="teacher"``: labels
+    :math:`\mathrm{sign}\,\Delta_{\rm teacher}(x)` of a committee with Gaussian weights (ties, of
+    probability zero, get +1).
+    """
+    N, K = _check_arch(N, K)
+    alpha = check_real("alpha", alpha, 0, low_open=True)
+    kind = check_choice("kind", kind, ("random", "teacher"))
+    P = max(1, int(round(alpha * N)))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((P, N))
+    if kind == "random":
+        y = rng.choice([-1.0, 1.0], size=P)
+    else:
+        teacher = TreeCommittee(X, np.ones(P), K)
+        wt = rng.standard_normal((1, N))
+        y = np.where(teacher.output(wt)[0] >= 0, 1.0, -1.0)
+    return X, y
+
+
+class TreeCommittee:
+    r"""Energy, gradient and training error of the tree committee machine on a data set.
+
+    Parameters
+    ----------
+    X : ``(P, N)`` inputs; y : ``(P,)`` labels :math:`\pm1`.
+    K : hidden units (even, dividing :math:`N`).
+    zeta : sharpness :math:`\zeta > 0` of the cross-entropy.
+    lam : L2 coefficient :math:`\lambda \ge 0` (the paper: :math:`10^{-7}`).
+    """
+
+    def __init__(self, X, y, K, *, zeta=1.0, lam=1e-7):
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if X.ndim != 2:
+            raise ValueError(f"X must have shape (P, N); got shape {X.shape}")
+        if y.shape != (X.shape[0],) or not np.all(np.abs(y) == 1):
+            raise ValueError(f"y must have shape ({X.shape[0]},) with entries +1 or -1")
+        self.N, self.K = _check_arch(X.shape[1], K)
+        self.P = X.shape[0]
+        self.n = self.N // self.K
+        self.zeta = check_real("zeta", zeta, 0, low_open=True)
+        self.lam = check_real("lam", lam, 0)
+        self.alpha = self.P / self.N
+        self.X, self.y = X, y
+        # (K, P, n): unit k's receptive field of every pattern
+        self.Xk = np.ascontiguousarray(X.reshape(self.P, self.K, self.n).transpose(1, 0, 2))
+        self.c = np.concatenate([np.ones(self.K // 2), -np.ones(self.K // 2)])
+
+    def _w(self, w):
+        w = np.asarray(w, dtype=float)
+        if w.ndim == 1:
+            w = w[None]
+        if w.ndim != 2 or w.shape[1] != self.N:
+            raise ValueError(f"w must have shape (C, {self.N}); got shape {w.shape}")
+        return w
+
+    def fields(self, w):
+        r"""Pre-activations :math:`h_k^\mu`, shape ``(K, P, C)``."""
+        w = self._w(w)
+        Wk = w.reshape(-1, self.K, self.n).transpose(1, 2, 0)  # (K, n, C)
+        return np.matmul(self.Xk, Wk) / math.sqrt(self.n)
+
+    def output(self, w, h=None):
+        r"""Outputs :math:`\Delta^\mu`, shape ``(C, P)``."""
+        if h is None:
+            h = self.fields(w)
+        return np.einsum("k,kpc->cp", self.c, np.maximum(h, 0.0)) / math.sqrt(self.K)
+
+    def margins(self, w):
+        r"""Stabilities :math:`y^\mu\Delta^\mu`, shape ``(C, P)``."""
+        return self.output(w) * self.y
+
+    def train_error(self, w):
+        """Fraction of misclassified patterns (:math:`y\\Delta \\le 0`), shape ``(C,)``."""
+        return np.mean(self.margins(w) <= 0, axis=1)
+
+    def loss(self, z):
+        r""":math:`\ell(z) = \log(1 + e^{-\zeta z})/\zeta`, elementwise."""
+        return np.logaddexp(0.0, -self.zeta * z) / self.zeta
+
+    def energy(self, w):
+        """Energy :math:`U(w)`, shape ``(C,)``."""
+        w = self._w(w)
+        z = self.margins(w)
+        return self.loss(z).sum(1) + 0.5 * self.lam * np.sum(w * w, 1)
+
+    def energy_grad(self, w):
+        """``(U(w), grad U(w))`` with shapes ``(C,)`` and ``(C, N)``."""
+        w = self._w(w)
+        h = self.fields(w)
+        z = self.output(w, h) * self.y
+        U = self.loss(z).sum(1) + 0.5 * self.lam * np.sum(w * w, 1)
+        g = -expit(-self.zeta * z) * self.y  # dl/dz * y, (C, P)
+        A = (h > 0) * (self.c[:, None, None] / math.sqrt(self.K * self.n)) * g.T[None]  # (K, P, C)
+        G = np.matmul(self.Xk.transpose(0, 2, 1), A)  # (K, n, C)
+        G = G.transpose(2, 0, 1).reshape(w.shape[0], self.N) + self.lam * w
+        return U, G
+
+    __call__ = energy_grad
+
+    def descend(self, w0, *, lr=0.05, n_steps=2000, momentum=0.9, sphere=False):
+        r"""Heavy-ball gradient descent on :math:`U/P`, all rows of ``w0`` at once.
+
+        With ``sphere=True`` every unit is projected back on :math:`|w_k|^2 = n` after each step
+        (projected gradient descent on the product of spheres). Returns the final ``(C, N)``.
+        """
+        lr = check_real("lr", lr, 0, low_open=True)
+        n_steps = check_int("n_steps", n_steps, 1)
+        momentum = check_real("momentum", momentum, 0, 1, high_open=True)
+        w = self._w(w0).copy()
+        if sphere:
+            w = self.project_units(w)
+        v = np.zeros_like(w)
+        for _ in range(n_steps):
+            _, G = self.energy_grad(w)
+            v = momentum * v - lr * G / self.P
+            w = w + v
+            if sphere:
+                w = self.project_units(w)
+        return w
+
+    def project_units(self, w):
+        r"""Put every unit on its sphere :math:`|w_k|^2 = n`."""
+        w = self._w(w)
+        wb = w.reshape(-1, self.K, self.n)
+        return (wb * (math.sqrt(self.n) / np.linalg.norm(wb, axis=-1, keepdims=True))).reshape(w.shape)
+
+    def local_energy(self, w, thetas, *, n_dirs=20, seed=0):
+        r"""Local energy: mean training error after rotating **every unit** by the angle :math:`\theta`.
+
+        Unit :math:`k` goes to :math:`w_k\cos\theta + |w_k|\,\hat\xi_k\sin\theta` with
+        :math:`\hat\xi_k` a random unit vector orthogonal to :math:`w_k` (norms preserved), averaged
+        over ``n_dirs`` random directions. Returns ``(C, len(thetas))``.
+        """
+        w = self._w(w)
+        thetas = np.atleast_1d(np.asarray(thetas, dtype=float))
+        n_dirs = check_int("n_dirs", n_dirs, 1)
+        rng = np.random.default_rng(seed)
+        C = w.shape[0]
+        wb = w.reshape(C, 1, self.K, self.n)
+        nrm = np.linalg.norm(wb, axis=-1, keepdims=True)
+        xi = rng.standard_normal((C, n_dirs, self.K, self.n))
+        xi -= np.sum(xi * wb, -1, keepdims=True) * wb / nrm**2
+        xi *= nrm / np.linalg.norm(xi, axis=-1, keepdims=True)
+        out = np.empty((C, thetas.size))
+        for i, t in enumerate(thetas):
+            wr = (wb * math.cos(t) + xi * math.sin(t)).reshape(C * n_dirs, self.N)
+            out[:, i] = self.train_error(wr).reshape(C, n_dirs).mean(1)
+        return out

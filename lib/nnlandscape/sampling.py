@@ -1,0 +1,357 @@
+r"""Hybrid (Hamiltonian) Monte Carlo and random-walk Metropolis, vectorised over chains.
+
+Target: the Gibbs measure :math:`\pi_T(w) \propto e^{-U(w)/T}` of an energy :math:`U` on
+
+* **Euclidean space** :math:`\mathbb R^N` (``sphere=False``), or
+* a **sphere** :math:`|w|^2 = N` (``sphere=True, blocks=1``), or a **product of spheres**: the
+  :math:`N` coordinates are cut into ``blocks`` equal consecutive blocks of :math:`n = N/B`
+  numbers, each on its own sphere :math:`|w_k|^2 = n` (``sphere=True, blocks=B``). For the tree
+  committee machine of :mod:`nnlandscape.committee` with ``blocks = K`` this is the per-unit
+  normalisation :math:`|w_k|^2 = N/K`.
+
+Every chain (a row of ``w``) is independent; all chains move at once, each with its own
+temperature and step size.
+
+**HMC** (Duane, Kennedy, Pendleton & Roweth 1987; Neal 2011). Momenta
+:math:`p \sim \mathcal N(0, T\,I)` (unit mass), Hamiltonian :math:`H = U(w) + |p|^2/2`, and
+``n_leapfrog`` velocity-Verlet steps of size :math:`\epsilon`
+
+.. math:: p \leftarrow p - \tfrac\epsilon2\nabla U,\quad w \leftarrow w + \epsilon p,\quad
+          p \leftarrow p - \tfrac\epsilon2\nabla U,
+
+followed by the Metropolis test :math:`\min(1, e^{-\Delta H/T})`. This is the scheme of the
+authors' code (``guidotiana/nnSampling``), where the temperature enters through the momenta.
+
+**Geodesic HMC** on spheres (Byrne & Girolami 2013). Momenta live in the tangent space
+(:math:`p_k\cdot w_k = 0` for every block); a kick is followed by the projection
+:math:`p_k \leftarrow p_k - (p_k\cdot w_k) w_k/R^2` and the drift is the *exact* great-circle flow
+of the free motion on the sphere of radius :math:`R = \sqrt n`, with :math:`a = |p_k|`,
+
+.. math:: w_k(t) = w_k\cos\tfrac{at}{R} + \tfrac{R}{a}p_k\sin\tfrac{at}{R},\qquad
+          p_k(t) = -\tfrac aR w_k\sin\tfrac{at}{R} + p_k\cos\tfrac{at}{R}.
+
+Both maps are volume preserving and time reversible, so the Metropolis test makes the chain exact
+for :math:`\pi_T` with respect to the uniform measure on the (product of) spheres. With
+:math:`U \equiv 0` the flow is exact and every proposal is accepted.
+
+**Step size.** During the ``n_burn`` burn-in moves the step of each chain is multiplied by
+:math:`e^{0.5(a - a^*)}` after every move (:math:`a` the acceptance probability of that move,
+:math:`a^*` = ``target_accept``); afterwards it is frozen, so the recorded part is an exact Markov
+chain.
+
+**Random-walk Metropolis** (:func:`rwm`, the baseline): Gaussian proposals
+:math:`w + \epsilon g`, on spheres retracted block by block,
+:math:`w_k' = R(w_k + \epsilon g_k)/|w_k + \epsilon g_k|` (symmetric by rotation invariance).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import check_int, check_real
+from .progress import ProgressBar
+
+__all__ = [
+    "Geometry",
+    "SampleResult",
+    "hmc",
+    "rwm",
+    "leapfrog",
+    "effective_sample_size",
+]
+
+
+class Geometry:
+    """Euclidean space or a product of ``blocks`` equal spheres :math:`|w_k|^2 = N/B`."""
+
+    def __init__(self, N: int, sphere: bool = False, blocks: int = 1):
+        self.N = check_int("N", N, 1)
+        self.sphere = bool(sphere)
+        self.blocks = check_int("blocks", blocks, 1, self.N)
+        if self.N % self.blocks:
+            raise ValueError(f"blocks={blocks} must divide N={N} (allowed: divisors of N)")
+        self.n = self.N // self.blocks
+        self.R = math.sqrt(self.n)
+
+    def _b(self, x):
+        return x.reshape(x.shape[:-1] + (self.blocks, self.n))
+
+    def project(self, w, v):
+        """Tangent part of ``v`` at ``w`` (identity in Euclidean space)."""
+        if not self.sphere:
+            return v
+        wb, vb = self._b(w), self._b(v)
+        return (vb - np.sum(vb * wb, -1, keepdims=True) * wb / self.n).reshape(v.shape)
+
+    def normalise(self, w):
+        """Put each block of ``w`` on its sphere (identity in Euclidean space)."""
+        if not self.sphere:
+            return np.array(w, dtype=float)
+        wb = self._b(np.asarray(w, float))
+        nrm = np.linalg.norm(wb, axis=-1, keepdims=True)
+        if np.any(nrm == 0):
+            raise ValueError("w0 has a block of zero norm; it cannot be put on the sphere")
+        return (wb * (self.R / nrm)).reshape(np.shape(w))
+
+    def drift(self, w, p, eps):
+        """Free motion for time ``eps`` (per chain, shape ``(C,)``): straight line or great circle."""
+        e = eps[:, None]
+        if not self.sphere:
+            return w + e * p, p
+        wb, pb = self._b(w), self._b(p)
+        a = np.linalg.norm(pb, axis=-1, keepdims=True)
+        ang = a * e[..., None] / self.R
+        c, s = np.cos(ang), np.sin(ang)
+        safe = np.where(a > 0, a, 1.0)
+        w1 = wb * c + (self.R / safe) * pb * s
+        p1 = -(safe / self.R) * wb * s + pb * c
+        w1 = np.where(a > 0, w1, wb)
+        p1 = np.where(a > 0, p1, pb)
+        # remove the round-off drift off the sphere (O(1e-16) per step)
+        w1 *= self.R / np.linalg.norm(w1, axis=-1, keepdims=True)
+        return w1.reshape(w.shape), p1.reshape(p.shape)
+
+    def momenta(self, rng, w, T):
+        """Momenta :math:`\\mathcal N(0, T)` in the tangent space at ``w``."""
+        p = rng.standard_normal(w.shape) * np.sqrt(T)[:, None]
+        return self.project(w, p)
+
+    def propose_rw(self, rng, w, eps):
+        """Random-walk proposal (retracted to the spheres)."""
+        w1 = w + eps[:, None] * rng.standard_normal(w.shape)
+        return self.normalise(w1) if self.sphere else w1
+
+
+def _check_T(T, C):
+    T = np.asarray(T, dtype=float)
+    if T.shape not in ((), (C,)):
+        raise ValueError(f"T must be a scalar or have shape ({C},) (one per chain); got shape {T.shape}")
+    if not np.all(np.isfinite(T)) or np.any(T <= 0):
+        raise ValueError(f"T={T!r} is out of range; allowed: finite temperatures in (0, inf)")
+    return np.broadcast_to(T, (C,)).astype(float)
+
+
+def _check_step(step, C):
+    step = np.asarray(step, dtype=float)
+    if step.shape not in ((), (C,)):
+        raise ValueError(f"step must be a scalar or have shape ({C},); got shape {step.shape}")
+    if not np.all(np.isfinite(step)) or np.any(step <= 0):
+        raise ValueError(f"step={step!r} is out of range; allowed: finite values in (0, inf)")
+    return np.broadcast_to(step, (C,)).astype(float).copy()
+
+
+def _check_w0(w0):
+    w0 = np.asarray(w0, dtype=float)
+    if w0.ndim != 2 or w0.shape[0] < 1 or w0.shape[1] < 1:
+        raise ValueError(f"w0 must have shape (chains, N) with chains, N >= 1; got shape {w0.shape}")
+    if not np.all(np.isfinite(w0)):
+        raise ValueError("w0 must contain only finite values")
+    return w0
+
+
+def _evaluate(fun, w, move, with_grad=True):
+    out = fun(w)
+    if with_grad:
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ValueError("fun must return a pair (energy, gradient)")
+        E, G = out
+        E = np.asarray(E, dtype=float)
+        G = np.asarray(G, dtype=float)
+        if G.shape != w.shape:
+            raise ValueError(f"fun returned a gradient of shape {G.shape}; expected {w.shape}")
+    else:
+        E = np.asarray(out[0] if isinstance(out, tuple) else out, dtype=float)
+        G = None
+    if E.shape != (w.shape[0],):
+        raise ValueError(f"fun returned an energy of shape {E.shape}; expected ({w.shape[0]},)")
+    bad = np.flatnonzero(np.isnan(E))
+    if bad.size:
+        raise ValueError(f"fun returned a NaN energy for chain {bad[0]} at move {move}")
+    return E, G
+
+
+def leapfrog(fun, w, p, step, n_leapfrog, geometry: Geometry, G=None, move=0):
+    """``n_leapfrog`` velocity-Verlet (or geodesic) steps from ``(w, p)``.
+
+    ``step`` has shape ``(C,)``; ``G`` is the gradient at ``w`` if already known.
+    Returns ``(w, p, energy, gradient)`` at the end of the trajectory. Time reversible:
+    starting from the end point with the momenta negated returns to ``(w, -p)``.
+    """
+    if G is None:
+        _, G = _evaluate(fun, w, move)
+    e = step[:, None]
+    E = None
+    for _ in range(n_leapfrog):
+        p = geometry.project(w, p - 0.5 * e * G)
+        w, p = geometry.drift(w, p, step)
+        E, G = _evaluate(fun, w, move)
+        p = geometry.project(w, p - 0.5 * e * G)
+    return w, p, E, G
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    r"""Output of :func:`hmc` and :func:`rwm` (``C`` chains, ``S`` recorded moves, ``N`` weights).
+
+    Attributes
+    ----------
+    final : ``(C, N)`` last states.
+    samples : ``(S // thin, C, N)`` recorded states (every ``thin``-th move after burn-in).
+    energies : ``(S, C)`` energy of the current state after every recorded move.
+    acceptance : ``(C,)`` fraction of accepted proposals after burn-in.
+    dH : ``(S, C)`` energy error :math:`\Delta H` of every recorded proposal (HMC: Hamiltonian
+        error; RWM: :math:`\Delta U`); :math:`\langle e^{-\Delta H/T}\rangle = 1` for an exact
+        volume-preserving, reversible integrator.
+    step : ``(C,)`` the frozen step sizes.
+    T : ``(C,)`` temperatures.
+    """
+
+    final: np.ndarray
+    samples: np.ndarray
+    energies: np.ndarray
+    acceptance: np.ndarray
+    dH: np.ndarray
+    step: np.ndarray
+    T: np.ndarray
+
+
+def _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks, target_accept):
+    w0 = _check_w0(w0)
+    C, N = w0.shape
+    T = _check_T(T, C)
+    step = _check_step(step, C)
+    n_moves = check_int("n_moves", n_moves, 1)
+    n_burn = check_int("n_burn", n_burn, 0)
+    thin = check_int("thin", thin, 1, n_moves)
+    check_real("target_accept", target_accept, 0, 1, low_open=True, high_open=True)
+    geo = Geometry(N, sphere, blocks)
+    return geo.normalise(w0), T, step, n_moves, n_burn, thin, geo
+
+
+def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn=0, thin=1,
+        target_accept=0.8, seed=0, progress=False, desc="HMC") -> SampleResult:
+    r"""Hybrid Monte Carlo for :math:`\pi_T \propto e^{-U/T}`, all chains at once.
+
+    Parameters
+    ----------
+    fun : ``fun(w) -> (energy, gradient)`` for a batch ``w`` of shape ``(C, N)``: energies ``(C,)``,
+        gradients ``(C, N)``.
+    w0 : ``(C, N)`` initial states (put on the spheres when ``sphere``).
+    T : temperature, scalar or one per chain (``> 0``).
+    step : leapfrog step :math:`\epsilon` (``> 0``), scalar or per chain; adapted during burn-in only.
+    n_leapfrog : leapfrog steps per move (``>= 1``); trajectory length ``step * n_leapfrog``.
+    n_moves : recorded moves (after burn-in).
+    sphere, blocks : geodesic HMC on a product of ``blocks`` spheres (see the module docstring).
+    n_burn : burn-in moves with step adaptation towards ``target_accept``.
+    thin : keep every ``thin``-th recorded state in ``samples``.
+    seed : seed of the random generator (momenta and Metropolis tests).
+    progress : show a progress bar.
+    """
+    w, T, step, n_moves, n_burn, thin, geo = _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks,
+                                                    target_accept)
+    n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1)
+    rng = np.random.default_rng(seed)
+    C = w.shape[0]
+    E, G = _evaluate(fun, w, 0)
+    energies = np.empty((n_moves, C))
+    dHs = np.empty((n_moves, C))
+    samples = np.empty((n_moves // thin, C, w.shape[1]))
+    acc = np.zeros(C)
+    total = n_burn + n_moves
+    with ProgressBar(total, enable=progress, desc=desc) as bar:
+        for m in range(total):
+            p = geo.momenta(rng, w, T)
+            K0 = 0.5 * np.sum(p * p, axis=1)
+            w1, p1, E1, G1 = leapfrog(fun, w, p, step, n_leapfrog, geo, G=G, move=m)
+            dH = E1 - E + 0.5 * np.sum(p1 * p1, axis=1) - K0
+            with np.errstate(over="ignore", invalid="ignore"):
+                a = np.where(np.isfinite(dH), np.exp(np.minimum(0.0, -dH / T)), 0.0)
+            ok = rng.random(C) < a
+            w = np.where(ok[:, None], w1, w)
+            G = np.where(ok[:, None], G1, G)
+            E = np.where(ok, E1, E)
+            if m < n_burn:
+                step *= np.exp(0.5 * (a - target_accept))
+            else:
+                r = m - n_burn
+                energies[r], dHs[r] = E, dH
+                acc += ok
+                if (r + 1) % thin == 0:
+                    samples[(r + 1) // thin - 1] = w
+            bar.update(1)
+    return SampleResult(w, samples, energies, acc / n_moves, dHs, step, T)
+
+
+def rwm(fun, w0, *, T, step, n_moves, sphere=False, blocks=1, n_burn=0, thin=1, target_accept=0.25,
+        seed=0, progress=False, desc="RWM") -> SampleResult:
+    r"""Random-walk Metropolis for :math:`\pi_T \propto e^{-U/T}` (the baseline of :func:`hmc`).
+
+    ``fun(w)`` returns the energies ``(C,)`` (or a pair whose first item they are); gradients are
+    not used. Other parameters as in :func:`hmc`; ``step`` is the proposal's standard deviation per
+    coordinate, adapted during burn-in towards ``target_accept``.
+    """
+    w, T, step, n_moves, n_burn, thin, geo = _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks,
+                                                    target_accept)
+    rng = np.random.default_rng(seed)
+    C = w.shape[0]
+    E, _ = _evaluate(fun, w, 0, with_grad=False)
+    energies = np.empty((n_moves, C))
+    dHs = np.empty((n_moves, C))
+    samples = np.empty((n_moves // thin, C, w.shape[1]))
+    acc = np.zeros(C)
+    total = n_burn + n_moves
+    with ProgressBar(total, enable=progress, desc=desc) as bar:
+        for m in range(total):
+            w1 = geo.propose_rw(rng, w, step)
+            E1, _ = _evaluate(fun, w1, m, with_grad=False)
+            dH = E1 - E
+            with np.errstate(over="ignore", invalid="ignore"):
+                a = np.where(np.isfinite(dH), np.exp(np.minimum(0.0, -dH / T)), 0.0)
+            ok = rng.random(C) < a
+            w = np.where(ok[:, None], w1, w)
+            E = np.where(ok, E1, E)
+            if m < n_burn:
+                step *= np.exp(0.5 * (a - target_accept))
+            else:
+                r = m - n_burn
+                energies[r], dHs[r] = E, dH
+                acc += ok
+                if (r + 1) % thin == 0:
+                    samples[(r + 1) // thin - 1] = w
+            bar.update(1)
+    return SampleResult(w, samples, energies, acc / n_moves, dHs, step, T)
+
+
+def effective_sample_size(x):
+    r"""Effective sample size of each column of ``x`` (shape ``(S, C)``: S steps of C chains).
+
+    :math:`S/\tau` with the integrated autocorrelation time
+    :math:`\tau = 1 + 2\sum_{t\ge1}\rho_t`, summed with Geyer's initial positive sequence
+    (pairs :math:`\rho_{2m}+\rho_{2m+1}` while positive; Geyer 1992). Returns ``(C,)``.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    S = x.shape[0]
+    if S < 4:
+        raise ValueError(f"x must have at least 4 rows (steps); got {S}")
+    y = x - x.mean(0)
+    f = np.fft.rfft(y, n=2 * S, axis=0)
+    ac = np.fft.irfft(f * np.conj(f), axis=0)[:S]
+    var = ac[0]
+    out = np.empty(x.shape[1])
+    for c in range(x.shape[1]):
+        if var[c] <= 0:
+            out[c] = float(S)
+            continue
+        rho = ac[:, c] / var[c]
+        tau = -1.0
+        for m in range(S // 2):
+            pair = rho[2 * m] + rho[2 * m + 1]
+            if pair <= 0:
+                break
+            tau += 2 * pair
+        out[c] = S / max(tau, 1e-12)
+    return out
