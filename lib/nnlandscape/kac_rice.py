@@ -152,7 +152,7 @@ def _check_index(index, dim):
     return check_int("index", index, 0, dim)
 
 
-def _check_k(k1, k2):
+def _check_k(k1, k2, dim=None):
     k1 = check_real("k1", k1, 0.0, low_open=True)
     if isinstance(k2, (int, float, np.floating, np.integer)) and not isinstance(k2, bool) and math.isinf(k2):
         raise ValueError(
@@ -160,10 +160,14 @@ def _check_k(k1, k2):
             "and the Kac-Rice formula does not apply"
         )
     k2 = check_real("k2", k2, 0.0)
-    if k1 + k2 < k1 * k1 * (1.0 - 1e-12):
+    # Var(k1 f + tr(Hessian)/d) = k1 + k2 + 2 k2/d - k1^2 >= 0 on S^d (equality: one Gegenbauer harmonic)
+    bound = k1 + k2 + (2.0 * k2 / dim if dim else 0.0)
+    if bound < k1 * k1 * (1.0 - 1e-12):
+        where = f"on S^{dim}" if dim else "on every sphere"
+        rule = f"k1 + k2 + 2*k2/{dim} >= k1**2" if dim else "k1 + k2 >= k1**2"
         raise ValueError(
-            f"(k1, k2) = ({k1:g}, {k2:g}) is not the derivative pair of a covariance on the sphere; "
-            "allowed: k1 > 0, k2 >= 0 with k1 + k2 >= k1**2 (the variance of f + tr(Hessian)/d is >= 0)"
+            f"(k1, k2) = ({k1:g}, {k2:g}) is not the derivative pair of a covariance {where}; "
+            f"allowed: k1 > 0, k2 >= 0 with {rule} (the variance of k1*f + tr(Hessian)/d is >= 0)"
         )
     return k1, k2
 
@@ -476,8 +480,11 @@ def expected_critical_points(k1, k2, dim, index=None, above=None, *, method="aut
     Parameters
     ----------
     k1, k2 : float
-        :math:`k_1 > 0`, :math:`0 \le k_2 < \infty` with :math:`k_1 + k_2 \ge k_1^2`
-        (true for every covariance valid on all spheres). ``k2 = inf`` (a cusp) raises.
+        :math:`k_1 > 0`, :math:`0 \le k_2 < \infty` with :math:`k_1 + k_2 + 2k_2/d \ge k_1^2`
+        (the variance of :math:`k_1 f + \mathrm{tr}\,\nabla^2 f/d` is :math:`\ge 0`; equality for a
+        single harmonic of degree :math:`l`, e.g. :math:`K = T_l` on :math:`S^1`, :math:`P_l` on
+        :math:`S^2`). ``k2 = inf`` (a cusp) raises. With ``above`` and :math:`d \ge 3` the GOE path
+        needs :math:`k_1 + k_2 \ge k_1^2` (true for every kernel valid on all spheres, e.g. networks).
     dim : int
         Sphere dimension :math:`1 \le d \le` :data:`MAX_DIM`.
     index : int or None
@@ -501,26 +508,43 @@ def expected_critical_points(k1, k2, dim, index=None, above=None, *, method="aut
     >>> round(expected_critical_points(2.0, 2.0, 2, index=1), 10)   # K(t) = t^2: 2 saddles
     2.0
     """
-    k1, k2 = _check_k(k1, k2)
     dim = _check_dim(dim)
+    k1, k2 = _check_k(k1, k2, dim)
     index = _check_index(index, dim)
     above = _check_above(above)
     method = check_choice("method", method, ("auto", "goe", "closed"))
-    if method == "closed" or (method == "auto" and (dim == 1 or (dim == 2 and above is None))):
-        counts = _counts_closed(k1, k2, dim, above)
-    else:
-        counts = _counts_goe(k1, k2, dim, above)
+    counts = _counts(k1, k2, dim, above, method)
     return float(counts.sum() if index is None else counts[index])
 
 
 def expected_critical_points_by_index(k1, k2, dim, above=None, *, method="auto"):
     """All index counts at once: array ``[E N_0, ..., E N_dim]`` (see :func:`expected_critical_points`)."""
-    k1, k2 = _check_k(k1, k2)
     dim = _check_dim(dim)
+    k1, k2 = _check_k(k1, k2, dim)
     above = _check_above(above)
     method = check_choice("method", method, ("auto", "goe", "closed"))
-    if method == "closed" or (method == "auto" and (dim == 1 or (dim == 2 and above is None))):
+    return _counts(k1, k2, dim, above, method)
+
+
+def _counts(k1, k2, dim, above, method):
+    r"""Pick the evaluation path that holds for a valid pair on :math:`S^d` (see :func:`expected_critical_points`).
+
+    The GOE split :math:`\nabla^2 f = \sqrt{k_2}G + \xi I` with :math:`\xi` independent of
+    :math:`G` always holds for the Hessian alone (:math:`\mathrm{Var}\,\xi = k_1 + k_2`), but
+    joining it with the height needs :math:`\mathrm{Corr}(f, \xi)^2 = k_1^2/(k_1 + k_2) \le 1`,
+    stronger than the condition :math:`k_1 + k_2 + 2k_2/d \ge k_1^2` of a covariance on
+    :math:`S^d`. The closed forms on :math:`S^1` and :math:`S^2` split the Hessian into its
+    trace and traceless parts instead and hold for every valid pair.
+    """
+    goe_ok = above is None or k1 + k2 >= k1 * k1 * (1.0 - 1e-12)
+    if method == "closed" or (method == "auto" and (dim == 1 or (dim == 2 and (above is None or not goe_ok)))):
         return _counts_closed(k1, k2, dim, above)
+    if not goe_ok:
+        hint = "use method='auto' or 'closed'" if dim <= 2 else "this threshold count is not implemented for dim >= 3"
+        raise ValueError(
+            f"(k1, k2) = ({k1:g}, {k2:g}) with a threshold: the GOE split needs k1 + k2 >= k1**2 "
+            f"(a field dominated by high harmonics breaks it); {hint}"
+        )
     return _counts_goe(k1, k2, dim, above)
 
 
