@@ -340,3 +340,59 @@ def test_edge_of_chaos_is_chi_one_and_grows_with_bias(act):
 def test_chapter05_bad_input(call):
     with pytest.raises(ValueError):
         call()
+
+
+# ---------------------------------------------------------------- single harmonics: the boundary of the valid pairs
+@pytest.mark.parametrize("l", [2, 3, 4, 7])
+def test_trigonometric_polynomial_on_circle(l):
+    """K = T_l (f = A cos(l t) + B sin(l t)): exactly 2l critical points, by both paths."""
+    T = special.chebyt(l)
+    k1, k2 = T.deriv(1)(1.0), T.deriv(2)(1.0)
+    assert k1 + k2 < k1 * k1  # the old d -> infinity rule refused it
+    for method in ("closed", "goe"):
+        assert by_index(k1, k2, 1, method=method) == pytest.approx([l, l], rel=1e-9)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 4, 6])
+def test_degree_two_harmonic_has_two_points_of_each_index(dim):
+    """A traceless quadratic form on S^d (Gegenbauer degree 2): its critical points are the 2(d+1)
+    eigenvectors, exactly 2 of each index."""
+    k = 2.0 * (dim + 1) / dim  # K(t) = ((d+1) t^2 - 1)/d
+    assert by_index(k, k, dim, method="goe") == pytest.approx(np.full(dim + 1, 2.0), abs=1e-8)
+
+
+@pytest.mark.parametrize("l", [2, 3, 5, 8])
+def test_spherical_harmonics_closed_form_equals_goe(l):
+    """K = P_l on S^2: Cheng-Schwartzman and the Pfaffian path agree, also with a threshold; N = 6 at l = 2."""
+    P = special.legendre(l)
+    k1, k2 = P.deriv(1)(1.0), P.deriv(2)(1.0)
+    closed = by_index(k1, k2, 2, method="closed")
+    np.testing.assert_allclose(by_index(k1, k2, 2, method="goe"), closed, rtol=1e-7)
+    eta = (l - 1) * (l + 2) / 4
+    assert closed.sum() == pytest.approx(2 + 8 * eta**1.5 / math.sqrt(1 + 3 * eta), rel=1e-12)
+    if l == 2:
+        assert closed == pytest.approx([2, 2, 2])
+    # with a threshold the closed path holds; the Euler characteristic of the excursion set is the GKF
+    for u in (-0.5, 0.7):
+        c = by_index(k1, k2, 2, above=u)
+        assert c @ [1, -1, 1] == pytest.approx(kr.expected_euler_characteristic(k1, 2, u), abs=1e-7)
+
+
+@pytest.mark.parametrize("l", [2, 3, 4])
+def test_gegenbauer_harmonics_on_s3(l):
+    """K = U_l/(l+1) on S^3 (a single harmonic): accepted; Morse sum 0; l = 2 gives 2 of each index."""
+    U = special.chebyu(l)
+    k1, k2 = U.deriv(1)(1.0) / U(1.0), U.deriv(2)(1.0) / U(1.0)
+    c = by_index(k1, k2, 3)
+    assert c @ [1, -1, 1, -1] == pytest.approx(0.0, abs=1e-8)
+    if l == 2:
+        assert c == pytest.approx([2, 2, 2, 2], abs=1e-8)
+    with pytest.raises(ValueError, match="threshold"):  # the GOE split cannot carry the height here
+        by_index(k1, k2, 3, above=0.5)
+
+
+def test_valid_pairs_depend_on_dimension():
+    k1, k2 = 3.0, 3.0  # P_2 on S^2: valid on S^1 and S^2, not on S^3 (1 + 2/3 < 3)
+    assert kr.expected_critical_points(k1, k2, 2) == pytest.approx(6.0)
+    with pytest.raises(ValueError, match="S\\^3"):
+        kr.expected_critical_points(k1, k2, 3)

@@ -613,16 +613,23 @@ def pl_critical_points(weights, biases, out, *, slopes=(1.0, 0.0), linear=None, 
         return np.where(z > 0, 1, -1)
 
     signs = np.array(np.meshgrid(*[[1, -1]] * n, indexing="ij")).reshape(n, -1).T  # all 2^n patterns
-    # inside a piece
-    for s in signs:
-        g = v + (a * slope_of(s)) @ W
-        if np.linalg.norm(g) < tol:
-            continue  # a flat piece: degenerate, not counted (see critical_points_sphere for plateaus)
-        for sgn, k in ((1.0, 2), (-1.0, 0)):
-            x = sgn * _unit(g)
-            pat = pattern(x)
-            if pat is not None and np.array_equal(pat, s):
-                pts.append(x), idx.append(k), mult.append(1)
+
+    def accept(X, S, skip=None):
+        """Rows of X (m, 3) whose pattern (units other than ``skip``) is S (m, n), away from the circles."""
+        Z = X @ W.T + b
+        keep = np.ones(n, bool)
+        if skip is not None:
+            keep[skip] = False
+        return np.all(np.abs(Z[:, keep]) >= tol, axis=1) & np.all(np.sign(Z[:, keep]) == S[:, keep], axis=1)
+
+    # inside a piece (a flat piece, g = 0, is degenerate and not counted)
+    G = v + (slope_of(signs) * a) @ W
+    gn = np.linalg.norm(G, axis=1)
+    ok = gn >= tol
+    for sgn, k in ((1.0, 2), (-1.0, 0)):
+        X = sgn * G[ok] / gn[ok, None]
+        hit = accept(X, signs[ok])
+        pts.extend(X[hit]), idx.extend([k] * int(hit.sum())), mult.extend([1] * int(hit.sum()))
     # on a crease, between crossings
     for i in range(n):
         wn = np.linalg.norm(W[i])
@@ -633,27 +640,25 @@ def pl_critical_points(weights, biases, out, *, slopes=(1.0, 0.0), linear=None, 
         r = math.sqrt(1.0 - (b[i] / wn) ** 2)
         e1 = _unit(np.cross(nrm, [1.0, 0, 0]) if abs(nrm[0]) < 0.9 else np.cross(nrm, [0, 1.0, 0]))
         e2 = np.cross(nrm, e1)
-        for s in signs[signs[:, i] == 1]:
-            g = v + (a * slope_of(s))[np.arange(n) != i] @ W[np.arange(n) != i]
-            th = math.atan2(g @ e2, g @ e1)
-            if math.hypot(g @ e1, g @ e2) < tol:
-                continue
-            for dth, along_max in ((0.0, True), (math.pi, False)):
-                x = centre + r * (math.cos(th + dth) * e1 + math.sin(th + dth) * e2)
-                pat = pattern(x, skip=(i,))
-                if pat is None or not np.array_equal(np.delete(pat, i), np.delete(s, i)):
-                    continue
-                t = W[i] - (W[i] @ x) * x  # tangent normal pointing into the + side
-                t /= np.linalg.norm(t)
-                up_plus = (g + a[i] * sp_ * W[i]) @ t
-                up_minus = -(g + a[i] * sm_ * W[i]) @ t
-                if up_plus < 0 and up_minus < 0:
-                    k = 2 if along_max else 1
-                elif up_plus > 0 and up_minus > 0:
-                    k = 1 if along_max else 0
-                else:
-                    continue
-                pts.append(x), idx.append(k), mult.append(1)
+        S = signs[signs[:, i] == 1]
+        others = np.arange(n) != i
+        G = v + (slope_of(S[:, others]) * a[others]) @ W[others]
+        g1, g2 = G @ e1, G @ e2
+        ok = np.hypot(g1, g2) >= tol
+        S, G, th = S[ok], G[ok], np.arctan2(g2[ok], g1[ok])
+        for dth, along_max in ((0.0, True), (math.pi, False)):
+            X = centre + r * (np.cos(th + dth)[:, None] * e1 + np.sin(th + dth)[:, None] * e2)
+            hit = accept(X, S, skip=i)
+            X, Gh = X[hit], G[hit]
+            T = W[i] - (X @ W[i])[:, None] * X  # tangent normal pointing into the + side
+            T /= np.linalg.norm(T, axis=1, keepdims=True)
+            up_plus = np.einsum("mj,mj->m", Gh + a[i] * sp_ * W[i], T)
+            up_minus = -np.einsum("mj,mj->m", Gh + a[i] * sm_ * W[i], T)
+            ridge = (up_plus < 0) & (up_minus < 0)
+            valley = (up_plus > 0) & (up_minus > 0)
+            k = np.where(ridge, 2 if along_max else 1, 1 if along_max else 0)
+            sel = ridge | valley
+            pts.extend(X[sel]), idx.extend(k[sel].tolist()), mult.extend([1] * int(sel.sum()))
     # crossings
     for i in range(n):
         for j in range(i + 1, n):
