@@ -127,6 +127,7 @@ __all__ = [
     "regime",
     "DepthAsymptotics",
     "depth_asymptotics",
+    "network_depth_asymptotics",
     "symbolic_depth_derivatives",
 ]
 
@@ -820,6 +821,7 @@ class Regime(NamedTuple):
     kappa2: float  #: kappa''(1) = sigma_w^2 q* E[phi''(sqrt(q*) z)^2] (inf for a cusp)
     q_star: float  #: fixed point of the variance map
     smooth: bool  #: Kac-Rice applies (C^2 activation)
+    stable: bool = True  #: q* attracts the variance (False: an unstable fixed point, e.g. SiLU, GELU)
 
 
 def regime(activation, *, sigma_w2=1.0, sigma_b2=0.0, tol=1e-9):
@@ -833,7 +835,15 @@ def regime(activation, *, sigma_w2=1.0, sigma_b2=0.0, tol=1e-9):
     ``"ordered"`` if :math:`\chi < 1 - tol`, ``"chaotic"`` if :math:`\chi > 1 + tol`,
     else ``"edge"``. For :math:`\sigma_b = 0` and a positively homogeneous
     :math:`\phi` (linear, ReLU) the normalised map does not depend on the
-    variance and :math:`\chi = 1` exactly. Raises when the variance diverges.
+    variance and :math:`\chi = 1` exactly.
+
+    When the variance map iterated from the first layer diverges or collapses to 0 but has a
+    positive fixed point (SiLU and GELU: :math:`V(q)/q` rises from :math:`\sigma_w^2/4` to
+    :math:`\sigma_w^2/2`, so for :math:`2 < \sigma_w^2 < 4` and :math:`\sigma_b = 0` the only
+    positive fixed point is unstable), the regime is that of the normalised map at this fixed
+    point, with ``stable=False``: a network whose layers are held at :math:`q^*` (inputs scaled so
+    that the first layer has variance :math:`q^*`) composes exactly this map, but any other start
+    drifts away from it. Raises when the variance has no positive fixed point at all.
     """
     from . import kernels
 
@@ -843,6 +853,11 @@ def regime(activation, *, sigma_w2=1.0, sigma_b2=0.0, tol=1e-9):
     tol = check_real("tol", tol, 0.0)
     q = kernels.fixed_point_variance(act, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     homogeneous = act.slopes is not None and sigma_b2 == 0.0
+    stable = True
+    if not homogeneous and act.slopes is None and (not math.isfinite(q) or q < 1e-12):
+        q_u = _unstable_fixed_point(act, sigma_w2, sigma_b2)
+        if q_u is not None:
+            q, stable = q_u, False
     if homogeneous:
         s_pos, s_neg = act.slopes
         chi = 1.0
@@ -860,7 +875,29 @@ def regime(activation, *, sigma_w2=1.0, sigma_b2=0.0, tol=1e-9):
         chi = sigma_w2 * float(kernels.one_layer_map(act, q, q, derivative=1))
         kappa2 = sigma_w2 * q * float(kernels.one_layer_map(act, q, q, derivative=2))
     name = "ordered" if chi < 1.0 - tol else ("chaotic" if chi > 1.0 + tol else "edge")
-    return Regime(name, float(chi), float(kappa2), float(q), bool(act.smooth))
+    return Regime(name, float(chi), float(kappa2), float(q), bool(act.smooth), stable)
+
+
+def _unstable_fixed_point(act, sigma_w2, sigma_b2):
+    """The largest positive root of V(q) = q on [1e-6, 1e6] (Brent on a log-spaced bracket), or None."""
+    from scipy import optimize
+
+    from . import kernels
+
+    def gap(logq):
+        q = math.exp(logq)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return sigma_w2 * float(kernels.one_layer_map(act, q, q)) + sigma_b2 - q
+
+    grid = np.linspace(math.log(1e-6), math.log(1e6), 61)
+    vals = [gap(x) for x in grid]
+    for i in range(len(grid) - 1, 0, -1):
+        if vals[i] == 0.0:
+            return math.exp(grid[i])
+        if vals[i - 1] * vals[i] < 0:
+            return math.exp(optimize.brentq(gap, grid[i - 1], grid[i], xtol=1e-14, rtol=1e-13))
+    return None
 
 
 def _leading_constants(dim, above, rho2):
@@ -891,18 +928,20 @@ class DepthAsymptotics(NamedTuple):
     chi: float
     kappa2: float
     dim: int
+    prefactor: float = 1.0  #: A = lim K_L'(1)/chi^L (1 for the idealised map kappa^L)
 
     def leading(self, depth):
-        r"""The leading term at ``depth``: the limit, :math:`c(\kappa_2L)^{d/2}` or :math:`c(\kappa_2\chi^{L-1}/(\chi-1))^{d/2}`."""
+        r"""The leading term at ``depth``: the limit, :math:`c(A\kappa_2L)^{d/2}` or :math:`c(A\kappa_2\chi^{L-1}/(\chi-1))^{d/2}`."""
         L = np.asarray(depth, dtype=float)
         if self.regime == "ordered":
             return np.full_like(L, self.constant)[()]
         if self.regime == "edge":
-            return (self.constant * (self.kappa2 * L) ** (self.dim / 2))[()]
-        return (self.constant * (self.kappa2 * self.chi ** (L - 1) / (self.chi - 1.0)) ** (self.dim / 2))[()]
+            return (self.constant * (self.prefactor * self.kappa2 * L) ** (self.dim / 2))[()]
+        return (self.constant * (self.prefactor * self.kappa2 * self.chi ** (L - 1) / (self.chi - 1.0))
+                ** (self.dim / 2))[()]
 
 
-def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9):
+def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9, prefactor=1.0, eta_limit=None):
     r"""Leading large-:math:`L` behaviour of :math:`\mathbb E N_k(u)` for :math:`K_L = \kappa^{\circ L}`.
 
     The count depends on :math:`(k_1, k_2)` only through :math:`\eta = k_2/k_1`
@@ -925,15 +964,22 @@ def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9):
     limit of the Kac-Rice integral, where :math:`\xi/\sqrt{k_2} \to \mathcal N(0,1)`).
     Without threshold :math:`c_{1} = 2\sqrt3` and :math:`c_{2} = 8/\sqrt3` (sympy series of
     the closed forms). Requires :math:`\kappa_2 > 0` outside the ordered regime.
+
+    A real network does not start at the variance fixed point, so :math:`K_L'(1)/\chi^L \to A \ne 1`
+    (``prefactor``; :func:`network_depth_asymptotics` computes it): then :math:`\eta_L \sim A\kappa_2 L`
+    at the edge and :math:`A\kappa_2\chi^{L-1}/(\chi-1)` in the chaotic regime (the transient adds
+    only lower orders), while the ordered limit :math:`\eta_\infty` depends on every transient layer
+    (``eta_limit`` replaces :math:`\kappa_2/(\chi(1-\chi))`).
     """
     chi = check_real("chi", chi, 0.0, low_open=True)
     kappa2 = check_real("kappa2", kappa2, 0.0)
     dim = _check_dim(dim)
     index = _check_index(index, dim)
     above = _check_above(above)
+    prefactor = check_real("prefactor", prefactor, 0.0, low_open=True)
     pick = (lambda c: float(c.sum())) if index is None else (lambda c: float(c[index]))
     if chi < 1.0 - tol:
-        eta_inf = kappa2 / (chi * (1.0 - chi))
+        eta_inf = kappa2 / (chi * (1.0 - chi)) if eta_limit is None else check_real("eta_limit", eta_limit, 0.0)
         tail = 1.0 if above is None else float(special.ndtr(-above))
         limit = expected_critical_points(1.0, max(eta_inf, 0.0), dim, index=index) * tail
         out = ("ordered", "converges", limit, limit,
@@ -950,4 +996,40 @@ def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9):
             c = pick(_leading_constants(dim, above, rho2))
             out = ("chaotic", "exponential", dim / 2 * math.log(chi), c,
                         r"E N \sim c_{d,k}(u;\rho_\infty)\,(\kappa_2\chi^{L-1}/(\chi-1))^{d/2}")
-    return DepthAsymptotics(*out, chi, kappa2, dim)
+    return DepthAsymptotics(*out, chi, kappa2, dim, prefactor)
+
+
+def network_depth_asymptotics(activation, dim, *, sigma_w2=1.0, sigma_b2=0.0, index=None, above=None,
+                              rtol=1e-10, max_depth=4000):
+    r""":func:`depth_asymptotics` for the real network, its first layers included.
+
+    The network's first layer has variance :math:`\sigma_w^2 + \sigma_b^2`, not :math:`q^*`, so
+    :math:`K_L'(1) = \prod_l \chi_l` (slopes of the normalised layer maps along the variance
+    trajectory) and :math:`K_L'(1)/\chi^L \to A`. :math:`A` (and, when ordered, the limit
+    :math:`\eta_\infty = \lim K_L''(1)/K_L'(1)`) is read off :func:`network_derivatives` at
+    doubling depths until it changes by less than ``rtol``. Returns a :class:`DepthAsymptotics`
+    with ``prefactor`` :math:`A`.
+    """
+    reg = regime(activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+    if not reg.smooth or not math.isfinite(reg.kappa2):
+        raise _regularity_error(_resolve_activation(activation))
+    rtol = check_real("rtol", rtol, 0.0, low_open=True)
+    max_depth = check_int("max_depth", max_depth, 2)
+    ordered = reg.name == "ordered"
+    prev, L = None, 16
+    while True:
+        k1, k2 = network_derivatives(activation, L, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+        if not (k1 > 0 and math.isfinite(k1)):
+            break  # under/overflow: keep the last converged value
+        val = (k1 / reg.chi**L, k2 / k1 if ordered else 0.0)
+        if prev is not None and all(abs(x - y) <= rtol * abs(y) for x, y in zip(val, prev)):
+            prev = val
+            break
+        prev = val
+        if 2 * L > max_depth:
+            break
+        L *= 2
+    if prev is None:
+        raise ValueError("the kernel slope underflowed before depth 16: no depth asymptotics")
+    return depth_asymptotics(reg.chi, reg.kappa2, dim, index=index, above=above, prefactor=prev[0],
+                             eta_limit=prev[1] if ordered else None)
