@@ -127,6 +127,7 @@ __all__ = [
     "regime",
     "DepthAsymptotics",
     "depth_asymptotics",
+    "network_prefactor",
     "network_depth_asymptotics",
     "symbolic_depth_derivatives",
 ]
@@ -999,16 +1000,14 @@ def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9, pre
     return DepthAsymptotics(*out, chi, kappa2, dim, prefactor)
 
 
-def network_depth_asymptotics(activation, dim, *, sigma_w2=1.0, sigma_b2=0.0, index=None, above=None,
-                              rtol=1e-10, max_depth=4000):
-    r""":func:`depth_asymptotics` for the real network, its first layers included.
+def network_prefactor(activation, *, sigma_w2=1.0, sigma_b2=0.0, rtol=1e-10, max_depth=4000):
+    r"""The real network's first-layer prefactor :math:`A = \lim_L K_L'(1)/\chi^L` and, when ordered,
+    :math:`\eta_\infty = \lim_L K_L''(1)/K_L'(1)` (``None`` otherwise).
 
-    The network's first layer has variance :math:`\sigma_w^2 + \sigma_b^2`, not :math:`q^*`, so
-    :math:`K_L'(1) = \prod_l \chi_l` (slopes of the normalised layer maps along the variance
-    trajectory) and :math:`K_L'(1)/\chi^L \to A`. :math:`A` (and, when ordered, the limit
-    :math:`\eta_\infty = \lim K_L''(1)/K_L'(1)`) is read off :func:`network_derivatives` at
-    doubling depths until it changes by less than ``rtol``. Returns a :class:`DepthAsymptotics`
-    with ``prefactor`` :math:`A`.
+    The first layer has variance :math:`\sigma_w^2 + \sigma_b^2`, not :math:`q^*`, so
+    :math:`K_L'(1) = \prod_l \chi_l` along the variance trajectory. Both limits are read off
+    :func:`network_derivatives` at doubling depths from 16 until they change by less than ``rtol``
+    (or the slope under/overflows, or ``max_depth`` is reached). Returns ``(A, eta_inf, regime)``.
     """
     reg = regime(activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     if not reg.smooth or not math.isfinite(reg.kappa2):
@@ -1019,9 +1018,10 @@ def network_depth_asymptotics(activation, dim, *, sigma_w2=1.0, sigma_b2=0.0, in
     prev, L = None, 16
     while True:
         k1, k2 = network_derivatives(activation, L, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
-        if not (k1 > 0 and math.isfinite(k1)):
+        scaled = k1 / reg.chi**L if reg.chi**L > 0 else math.inf
+        if not (k1 > 0 and math.isfinite(scaled)):
             break  # under/overflow: keep the last converged value
-        val = (k1 / reg.chi**L, k2 / k1 if ordered else 0.0)
+        val = (scaled, k2 / k1 if ordered else 0.0)
         if prev is not None and all(abs(x - y) <= rtol * abs(y) for x, y in zip(val, prev)):
             prev = val
             break
@@ -1030,6 +1030,17 @@ def network_depth_asymptotics(activation, dim, *, sigma_w2=1.0, sigma_b2=0.0, in
             break
         L *= 2
     if prev is None:
-        raise ValueError("the kernel slope underflowed before depth 16: no depth asymptotics")
-    return depth_asymptotics(reg.chi, reg.kappa2, dim, index=index, above=above, prefactor=prev[0],
-                             eta_limit=prev[1] if ordered else None)
+        raise ValueError("the kernel slope under- or overflowed before depth 16: no depth asymptotics")
+    return prev[0], (prev[1] if ordered else None), reg
+
+
+def network_depth_asymptotics(activation, dim, *, sigma_w2=1.0, sigma_b2=0.0, index=None, above=None):
+    r""":func:`depth_asymptotics` for the real network, its first layers included.
+
+    Uses :func:`network_prefactor` (:math:`A`, and the ordered limit :math:`\eta_\infty` of the real
+    network), so that ``leading(L)`` is the large-depth term of :func:`network_critical_points`:
+    :math:`c\,(A\kappa_2 L)^{d/2}` at the edge, :math:`c\,(A\kappa_2\chi^{L-1}/(\chi-1))^{d/2}` when
+    chaotic, :math:`\mathbb E N(\eta_\infty)\bar\Phi(u)` when ordered.
+    """
+    A, eta_inf, reg = network_prefactor(activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+    return depth_asymptotics(reg.chi, reg.kappa2, dim, index=index, above=above, prefactor=A, eta_limit=eta_inf)
