@@ -23,9 +23,16 @@ values (one realisation: a polynomial, a random network, ...).
   and classified by the signs of the Hessian eigenvalues (index = number of
   negative eigenvalues: 0 minimum, 1 saddle, 2 maximum).
 
-Without refinement (``refine=False``) the discrete counts are returned: this
-is what makes sense for piecewise-smooth fields (ReLU networks), whose counts
-grow with the resolution.
+Without refinement (``refine=False``) the discrete counts are returned. For
+piecewise-linear fields (ReLU networks) the raw discrete count is wrong: along
+a crease the mesh interpolant zig-zags into spurious minimum-saddle and
+saddle-maximum pairs, and on a flat region every vertex reads as a maximum, so
+it grows with the resolution even for a function with 4 critical points. With
+``persistence="auto"`` the pairs whose persistence is below the measured
+interpolation error are cancelled (:func:`persistence_pairs`), which is exact
+on such controls and converges from below. :func:`pl_critical_points` counts
+the critical points of a one-hidden-layer piecewise-linear network exactly, on
+its linear pieces.
 
 Test fields with known answers: :func:`polynomial_field` samples the
 isotropic Gaussian field with :math:`K(t) = \sum_p a_p t^p` exactly (random
