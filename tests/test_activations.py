@@ -29,6 +29,8 @@ CASES = [
     ("sigmoid", {}, 1 / (1 + sp.exp(-x))),
     ("swish", {}, x / (1 + sp.exp(-x))),
     ("swish", {"beta": 2.5}, x / (1 + sp.exp(-2.5 * x))),
+    ("silu", {}, x / (1 + sp.exp(-x))),
+    ("gelu", {}, x * (1 + sp.erf(x / sp.sqrt(2))) / 2),
     ("softplus", {}, sp.log(1 + sp.exp(x))),
     ("softplus", {"beta": 3.0}, sp.log(1 + sp.exp(3.0 * x)) / 3.0),
 ]

@@ -363,3 +363,131 @@ def test_edge_of_chaos_is_chi_one_and_grows_with_bias(act):
 def test_chapter05_bad_input(call):
     with pytest.raises(ValueError):
         call()
+
+
+# ---------------------------------------------------------------- single harmonics: the boundary of the valid pairs
+@pytest.mark.parametrize("l", [2, 3, 4, 7])
+def test_trigonometric_polynomial_on_circle(l):
+    """K = T_l (f = A cos(l t) + B sin(l t)): exactly 2l critical points, by both paths."""
+    T = special.chebyt(l)
+    k1, k2 = T.deriv(1)(1.0), T.deriv(2)(1.0)
+    assert k1 + k2 < k1 * k1  # the old d -> infinity rule refused it
+    for method in ("closed", "goe"):
+        assert by_index(k1, k2, 1, method=method) == pytest.approx([l, l], rel=1e-9)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 4, 6])
+def test_degree_two_harmonic_has_two_points_of_each_index(dim):
+    """A traceless quadratic form on S^d (Gegenbauer degree 2): its critical points are the 2(d+1)
+    eigenvectors, exactly 2 of each index."""
+    k = 2.0 * (dim + 1) / dim  # K(t) = ((d+1) t^2 - 1)/d
+    assert by_index(k, k, dim, method="goe") == pytest.approx(np.full(dim + 1, 2.0), abs=1e-8)
+
+
+@pytest.mark.parametrize("l", [2, 3, 5, 8])
+def test_spherical_harmonics_closed_form_equals_goe(l):
+    """K = P_l on S^2: Cheng-Schwartzman and the Pfaffian path agree, also with a threshold; N = 6 at l = 2."""
+    P = special.legendre(l)
+    k1, k2 = P.deriv(1)(1.0), P.deriv(2)(1.0)
+    closed = by_index(k1, k2, 2, method="closed")
+    np.testing.assert_allclose(by_index(k1, k2, 2, method="goe"), closed, rtol=1e-7)
+    eta = (l - 1) * (l + 2) / 4
+    assert closed.sum() == pytest.approx(2 + 8 * eta**1.5 / math.sqrt(1 + 3 * eta), rel=1e-12)
+    if l == 2:
+        assert closed == pytest.approx([2, 2, 2])
+    # with a threshold the closed path holds; the Euler characteristic of the excursion set is the GKF
+    for u in (-0.5, 0.7):
+        c = by_index(k1, k2, 2, above=u)
+        assert c @ [1, -1, 1] == pytest.approx(kr.expected_euler_characteristic(k1, 2, u), abs=1e-7)
+
+
+@pytest.mark.parametrize("l", [2, 3, 4])
+def test_gegenbauer_harmonics_on_s3(l):
+    """K = U_l/(l+1) on S^3 (a single harmonic): accepted; Morse sum 0; l = 2 gives 2 of each index."""
+    U = special.chebyu(l)
+    k1, k2 = U.deriv(1)(1.0) / U(1.0), U.deriv(2)(1.0) / U(1.0)
+    c = by_index(k1, k2, 3)
+    assert c @ [1, -1, 1, -1] == pytest.approx(0.0, abs=1e-8)
+    if l == 2:
+        assert c == pytest.approx([2, 2, 2, 2], abs=1e-8)
+    with pytest.raises(ValueError, match="threshold"):  # the GOE split cannot carry the height here
+        by_index(k1, k2, 3, above=0.5)
+
+
+def test_valid_pairs_depend_on_dimension():
+    k1, k2 = 3.0, 3.0  # P_2 on S^2: valid on S^1 and S^2, not on S^3 (1 + 2/3 < 3)
+    assert kr.expected_critical_points(k1, k2, 2) == pytest.approx(6.0)
+    with pytest.raises(ValueError, match="S\\^3"):
+        kr.expected_critical_points(k1, k2, 3)
+
+
+# ---------------------------------------------------------------- SiLU and GELU: unstable variance fixed points
+def _gh_regime(phi, dphi, d2phi, sw, sb):
+    """Independent: the positive root of V(q) = q by bisection, chi and kappa2 there, by Gauss-Hermite."""
+    x, w = np.polynomial.hermite_e.hermegauss(160)
+    w = w / w.sum()
+
+    def gap(q):
+        return sw * w @ phi(math.sqrt(q) * x) ** 2 + sb - q
+
+    lo, hi = 1e-3, 1e3
+    for _ in range(200):
+        mid = math.sqrt(lo * hi)
+        if gap(mid) * gap(lo) > 0:
+            lo = mid
+        else:
+            hi = mid
+    q = math.sqrt(lo * hi)
+    z = math.sqrt(q) * x
+    return q, sw * w @ dphi(z) ** 2, sw * q * w @ d2phi(z) ** 2
+
+
+def _silu(z):
+    return z / (1 + np.exp(-z))
+
+
+def _gelu(z):
+    return z * special.ndtr(z)
+
+
+@pytest.mark.parametrize("name,sw", [("silu", 3.0), ("silu", 2.5), ("gelu", 3.0), ("gelu", 2.2)])
+def test_silu_gelu_regime_at_the_unstable_fixed_point(name, sw):
+    f = _silu if name == "silu" else _gelu
+    h = 1e-4
+    d1 = lambda z: (f(z + h) - f(z - h)) / (2 * h)  # noqa: E731
+    d2 = lambda z: (f(z + h) - 2 * f(z) + f(z - h)) / h**2  # noqa: E731
+    q, chi, k2 = _gh_regime(f, d1, d2, sw, 0.0)
+    r = kr.regime(name, sigma_w2=sw)
+    assert not r.stable
+    assert r.q_star == pytest.approx(q, rel=1e-8)
+    assert r.chi == pytest.approx(chi, rel=1e-6)
+    assert r.kappa2 == pytest.approx(k2, rel=1e-5)
+    assert r.name == ("chaotic" if chi > 1 else "ordered")
+    # the network count exists at finite depth and follows its own kernel
+    k1n, k2n = kr.network_derivatives(name, 3, sigma_w2=sw)
+    assert kr.network_critical_points(name, 3, 2, sigma_w2=sw) == pytest.approx(kr.expected_critical_points(k1n, k2n, 2))
+
+
+def test_silu_is_swish_one_and_stable_cases_stay_stable():
+    r1, r2 = kr.regime("silu", sigma_w2=1.5, sigma_b2=0.1), kr.regime("swish", sigma_w2=1.5, sigma_b2=0.1)
+    assert r1.stable and r1.name == "ordered"
+    assert r1.chi == pytest.approx(r2.chi, rel=1e-12) and r1.q_star == pytest.approx(r2.q_star, rel=1e-12)
+    with pytest.raises(ValueError, match="diverges"):  # V(q)/q > 1 everywhere: no fixed point at all
+        kr.regime("gelu", sigma_w2=5.0)
+
+
+# ---------------------------------------------------------------- depth asymptotics of the real network
+@pytest.mark.parametrize("sw", [1.2, None, 3.0])
+def test_network_depth_asymptotics_include_the_first_layers(sw):
+    sw = kr.edge_of_chaos("tanh", sigma_b2=0.05) if sw is None else sw
+    asy = kr.network_depth_asymptotics("tanh", 2, sigma_w2=sw, sigma_b2=0.05)
+    k1, _ = kr.network_derivatives("tanh", 300, sigma_w2=sw, sigma_b2=0.05)
+    assert asy.prefactor == pytest.approx(k1 / asy.chi**300, rel=1e-8)
+    L = np.array([100, 200, 400])
+    ratio = kr.network_critical_points("tanh", L, 2, sigma_w2=sw, sigma_b2=0.05) / asy.leading(L)
+    if asy.regime == "edge":  # relative correction O(1/L): halves when L doubles
+        dev = np.abs(ratio - 1)
+        assert dev[-1] < 0.02 and dev[2] / dev[1] == pytest.approx(0.5, rel=0.1)
+    else:
+        assert ratio == pytest.approx(1.0, rel=1e-6)
+    assert asy.prefactor != pytest.approx(1.0, rel=0.05)  # the idealised map misses it

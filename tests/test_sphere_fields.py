@@ -241,3 +241,84 @@ def test_network_counts_on_circle_match_kac_rice():
 def test_network_counts_bad_input(call):
     with pytest.raises(ValueError):
         call()
+
+
+# ---------------------------------------------------------------- piecewise-linear fields (creases, plateaus)
+def _crease(P):
+    """-|x3| + 0.3 x1: minima at (-0.3, 0, +-1)/|.|, a maximum at e1, a saddle at -e1 (exactly 4)."""
+    return -np.abs(P[..., 2]) + 0.3 * P[..., 0]
+
+
+def _plateau(P):
+    """relu(x3 - 0.5): a maximum at the north pole, a flat minimal cap (one critical set)."""
+    return np.maximum(P[..., 2] - 0.5, 0.0)
+
+
+def test_exact_pl_counter_on_the_crease_function():
+    cp = sf.pl_critical_points([[0.0, 0.0, 1.0]], [0.0], [-1.0], slopes=(1.0, -1.0), linear=[0.3, 0.0, 0.0])
+    assert list(cp.counts) == [2, 1, 1]
+    a = 1.0 / math.sqrt(1.09)
+    want = {0: [(-0.3 * a, 0, a), (-0.3 * a, 0, -a)], 1: [(-1, 0, 0)], 2: [(1, 0, 0)]}
+    for k, pts in want.items():
+        got = cp.points[cp.index == k]
+        for p in pts:
+            assert np.min(np.linalg.norm(got - np.array(p), axis=1)) < 1e-12
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_pl_counter_obeys_euler_and_matches_a_fine_mesh(seed):
+    """Leaky-ReLU nets of width 3 (<= 8 pieces): N0 - N1 + N2 = 2, and the persistence count of a fine
+    mesh never exceeds the exact count (it only misses pairs below the local interpolation error)."""
+    fld = sf.network_field("leaky_relu", 1, 3, 2, sigma_w2=2.0, sigma_b2=0.5, seed=seed)
+    exact = sf.network_pl_critical_points(fld)
+    assert exact.counts @ [1, -1, 1] == 2
+    assert np.allclose(fld(exact.points), exact.values)
+    mesh = sf.critical_points_sphere(fld, 32000, refine=False, persistence="auto").counts
+    assert np.all(mesh <= exact.counts)
+    assert mesh @ [1, -1, 1] == 2
+
+
+def test_persistence_count_converges_to_the_exact_count():
+    """A width-3 leaky-ReLU net with 6 critical points: raw discrete count grows with the mesh, the
+    persistence count reaches 6 and stays there."""
+    fld = sf.network_field("leaky_relu", 1, 3, 2, sigma_w2=2.0, sigma_b2=0.5, seed=4)
+    assert list(sf.network_pl_critical_points(fld).counts) == [2, 2, 2]
+    raw = [sf.critical_points_sphere(fld, r, refine=False).counts.sum() for r in (2000, 128000)]
+    assert raw[1] > 3 * raw[0] > 6
+    assert list(sf.critical_points_sphere(fld, 128000, refine=False, persistence="auto").counts) == [2, 2, 2]
+
+
+@pytest.mark.parametrize("res", [500, 2000, 8000, 32000, 128000])
+def test_persistence_count_is_exact_on_crease_and_plateau(res):
+    raw = sf.critical_points_sphere(_crease, res, refine=False).counts
+    assert list(sf.critical_points_sphere(_crease, res, refine=False, persistence="auto").counts) == [2, 1, 1]
+    assert list(sf.critical_points_sphere(_plateau, res, refine=False, persistence="auto").counts) == [1, 0, 1]
+    xyz = sf.critical_points_sphere(lambda P: P[..., 0] * P[..., 1] * P[..., 2], res, refine=False, persistence="auto")
+    assert list(xyz.counts) == [4, 6, 4]
+    if res >= 8000:  # the raw count is wrong on both: spurious pairs along the crease, every plateau vertex
+        assert raw.sum() > 20
+        assert sf.critical_points_sphere(_plateau, res, refine=False).counts[2] > res / 10
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_zero_persistence_is_banchoff(seed):
+    """With distinct values and no cancellation, the pairs reproduce Banchoff's discrete counts."""
+    f = sf.polynomial_field([0, 0.3, 0.3, 0.4], 2, seed=seed)
+    a = sf.critical_points_sphere(f, 3000, refine=False).counts
+    b = sf.critical_points_sphere(f, 3000, refine=False, persistence=0.0).counts
+    np.testing.assert_array_equal(a, b)
+
+
+def test_persistence_bad_input():
+    with pytest.raises(ValueError):
+        sf.critical_points_sphere(_crease, 500, persistence="auto")  # refine=True
+    with pytest.raises(ValueError):
+        sf.critical_points_sphere(_crease, 500, refine=False, persistence="fast")
+    with pytest.raises(ValueError):
+        sf.critical_points_sphere(_crease, 500, refine=False, persistence=-1.0)
+    with pytest.raises(ValueError):
+        sf.find_critical_points(_crease, 1, 64, refine=False, persistence="auto")
+    with pytest.raises(ValueError):
+        sf.network_pl_critical_points(sf.network_field("tanh", 1, 3, 2))
+    with pytest.raises(ValueError):
+        sf.pl_critical_points(np.ones((13, 3)), np.zeros(13), np.ones(13))

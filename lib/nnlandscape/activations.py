@@ -178,6 +178,35 @@ def _swish(beta=1.0):
     return Activation("swish", {"beta": beta}, f, d1, d2, label=f"Swish (β={beta:g})")
 
 
+def _silu(**_):
+    r"""SiLU :math:`\phi(x) = x\,\sigma(x)`: Swish at :math:`\beta = 1`, under its own name."""
+    sw = _swish(1.0)
+    return Activation("silu", {}, sw.f, sw.d1, sw.d2, label="SiLU")
+
+
+def _gelu(**_):
+    r"""GELU :math:`\phi(x) = x\,\Phi(x)` (exact, with the normal CDF :math:`\Phi`).
+
+    :math:`\phi' = \Phi(x) + x\varphi(x)`, :math:`\phi'' = (2 - x^2)\varphi(x)`.
+    """
+    def pdf(x):
+        return np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+
+    def f(x):
+        x = np.asarray(x)
+        return x * special.ndtr(x)
+
+    def d1(x):
+        x = np.asarray(x)
+        return special.ndtr(x) + x * pdf(x)
+
+    def d2(x):
+        x = np.asarray(x)
+        return (2.0 - x * x) * pdf(x)
+
+    return Activation("gelu", {}, f, d1, d2, label="GELU")
+
+
 def _softplus(beta=1.0):
     r""":math:`\phi(x) = \log(1 + e^{\beta x})/\beta`."""
     beta = check_real("beta", beta, 0.0, low_open=True)
@@ -205,6 +234,8 @@ _REGISTRY: dict[str, Callable[..., Activation]] = {
     "erf": _erf,
     "sigmoid": _sigmoid_act,
     "swish": _swish,
+    "silu": _silu,
+    "gelu": _gelu,
     "softplus": _softplus,
 }
 _PARAMS = {

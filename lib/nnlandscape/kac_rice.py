@@ -127,6 +127,8 @@ __all__ = [
     "regime",
     "DepthAsymptotics",
     "depth_asymptotics",
+    "network_prefactor",
+    "network_depth_asymptotics",
     "symbolic_depth_derivatives",
 ]
 
@@ -152,7 +154,7 @@ def _check_index(index, dim):
     return check_int("index", index, 0, dim)
 
 
-def _check_k(k1, k2):
+def _check_k(k1, k2, dim=None):
     k1 = check_real("k1", k1, 0.0, low_open=True)
     if isinstance(k2, (int, float, np.floating, np.integer)) and not isinstance(k2, bool) and math.isinf(k2):
         raise ValueError(
@@ -160,10 +162,14 @@ def _check_k(k1, k2):
             "and the Kac-Rice formula does not apply"
         )
     k2 = check_real("k2", k2, 0.0)
-    if k1 + k2 < k1 * k1 * (1.0 - 1e-12):
+    # Var(k1 f + tr(Hessian)/d) = k1 + k2 + 2 k2/d - k1^2 >= 0 on S^d (equality: one Gegenbauer harmonic)
+    bound = k1 + k2 + (2.0 * k2 / dim if dim else 0.0)
+    if bound < k1 * k1 * (1.0 - 1e-12):
+        where = f"on S^{dim}" if dim else "on every sphere"
+        rule = f"k1 + k2 + 2*k2/{dim} >= k1**2" if dim else "k1 + k2 >= k1**2"
         raise ValueError(
-            f"(k1, k2) = ({k1:g}, {k2:g}) is not the derivative pair of a covariance on the sphere; "
-            "allowed: k1 > 0, k2 >= 0 with k1 + k2 >= k1**2 (the variance of f + tr(Hessian)/d is >= 0)"
+            f"(k1, k2) = ({k1:g}, {k2:g}) is not the derivative pair of a covariance {where}; "
+            f"allowed: k1 > 0, k2 >= 0 with {rule} (the variance of k1*f + tr(Hessian)/d is >= 0)"
         )
     return k1, k2
 
@@ -487,8 +493,11 @@ def expected_critical_points(k1, k2, dim, index=None, above=None, *, method="aut
     Parameters
     ----------
     k1, k2 : float
-        :math:`k_1 > 0`, :math:`0 \le k_2 < \infty` with :math:`k_1 + k_2 \ge k_1^2`
-        (true for every covariance valid on all spheres). ``k2 = inf`` (a cusp) raises.
+        :math:`k_1 > 0`, :math:`0 \le k_2 < \infty` with :math:`k_1 + k_2 + 2k_2/d \ge k_1^2`
+        (the variance of :math:`k_1 f + \mathrm{tr}\,\nabla^2 f/d` is :math:`\ge 0`; equality for a
+        single harmonic of degree :math:`l`, e.g. :math:`K = T_l` on :math:`S^1`, :math:`P_l` on
+        :math:`S^2`). ``k2 = inf`` (a cusp) raises. With ``above`` and :math:`d \ge 3` the GOE path
+        needs :math:`k_1 + k_2 \ge k_1^2` (true for every kernel valid on all spheres, e.g. networks).
     dim : int
         Sphere dimension :math:`1 \le d \le` :data:`MAX_DIM`.
     index : int or None
@@ -512,26 +521,43 @@ def expected_critical_points(k1, k2, dim, index=None, above=None, *, method="aut
     >>> round(expected_critical_points(2.0, 2.0, 2, index=1), 10)   # K(t) = t^2: 2 saddles
     2.0
     """
-    k1, k2 = _check_k(k1, k2)
     dim = _check_dim(dim)
+    k1, k2 = _check_k(k1, k2, dim)
     index = _check_index(index, dim)
     above = _check_above(above)
     method = check_choice("method", method, ("auto", "goe", "closed"))
-    if method == "closed" or (method == "auto" and (dim == 1 or (dim == 2 and above is None))):
-        counts = _counts_closed(k1, k2, dim, above)
-    else:
-        counts = _counts_goe(k1, k2, dim, above)
+    counts = _counts(k1, k2, dim, above, method)
     return float(counts.sum() if index is None else counts[index])
 
 
 def expected_critical_points_by_index(k1, k2, dim, above=None, *, method="auto"):
     """All index counts at once: array ``[E N_0, ..., E N_dim]`` (see :func:`expected_critical_points`)."""
-    k1, k2 = _check_k(k1, k2)
     dim = _check_dim(dim)
+    k1, k2 = _check_k(k1, k2, dim)
     above = _check_above(above)
     method = check_choice("method", method, ("auto", "goe", "closed"))
-    if method == "closed" or (method == "auto" and (dim == 1 or (dim == 2 and above is None))):
+    return _counts(k1, k2, dim, above, method)
+
+
+def _counts(k1, k2, dim, above, method):
+    r"""Pick the evaluation path that holds for a valid pair on :math:`S^d` (see :func:`expected_critical_points`).
+
+    The GOE split :math:`\nabla^2 f = \sqrt{k_2}G + \xi I` with :math:`\xi` independent of
+    :math:`G` always holds for the Hessian alone (:math:`\mathrm{Var}\,\xi = k_1 + k_2`), but
+    joining it with the height needs :math:`\mathrm{Corr}(f, \xi)^2 = k_1^2/(k_1 + k_2) \le 1`,
+    stronger than the condition :math:`k_1 + k_2 + 2k_2/d \ge k_1^2` of a covariance on
+    :math:`S^d`. The closed forms on :math:`S^1` and :math:`S^2` split the Hessian into its
+    trace and traceless parts instead and hold for every valid pair.
+    """
+    goe_ok = above is None or k1 + k2 >= k1 * k1 * (1.0 - 1e-12)
+    if method == "closed" or (method == "auto" and (dim == 1 or (dim == 2 and (above is None or not goe_ok)))):
         return _counts_closed(k1, k2, dim, above)
+    if not goe_ok:
+        hint = "use method='auto' or 'closed'" if dim <= 2 else "this threshold count is not implemented for dim >= 3"
+        raise ValueError(
+            f"(k1, k2) = ({k1:g}, {k2:g}) with a threshold: the GOE split needs k1 + k2 >= k1**2 "
+            f"(a field dominated by high harmonics breaks it); {hint}"
+        )
     return _counts_goe(k1, k2, dim, above)
 
 
@@ -810,6 +836,7 @@ class Regime(NamedTuple):
     kappa2: float  #: kappa''(1) = sigma_w^2 q* E[phi''(sqrt(q*) z)^2] (inf for a cusp)
     q_star: float  #: fixed point of the variance map
     smooth: bool  #: Kac-Rice applies (C^2 activation)
+    stable: bool = True  #: q* attracts the variance (False: an unstable fixed point, e.g. SiLU, GELU)
 
 
 def regime(activation, *, sigma_w2=1.0, sigma_b2=0.0, tol=1e-9):
@@ -823,7 +850,15 @@ def regime(activation, *, sigma_w2=1.0, sigma_b2=0.0, tol=1e-9):
     ``"ordered"`` if :math:`\chi < 1 - tol`, ``"chaotic"`` if :math:`\chi > 1 + tol`,
     else ``"edge"``. For :math:`\sigma_b = 0` and a positively homogeneous
     :math:`\phi` (linear, ReLU) the normalised map does not depend on the
-    variance and :math:`\chi = 1` exactly. Raises when the variance diverges.
+    variance and :math:`\chi = 1` exactly.
+
+    When the variance map iterated from the first layer diverges or collapses to 0 but has a
+    positive fixed point (SiLU and GELU: :math:`V(q)/q` rises from :math:`\sigma_w^2/4` to
+    :math:`\sigma_w^2/2`, so for :math:`2 < \sigma_w^2 < 4` and :math:`\sigma_b = 0` the only
+    positive fixed point is unstable), the regime is that of the normalised map at this fixed
+    point, with ``stable=False``: a network whose layers are held at :math:`q^*` (inputs scaled so
+    that the first layer has variance :math:`q^*`) composes exactly this map, but any other start
+    drifts away from it. Raises when the variance has no positive fixed point at all.
     """
     from . import kernels
 
@@ -833,6 +868,11 @@ def regime(activation, *, sigma_w2=1.0, sigma_b2=0.0, tol=1e-9):
     tol = check_real("tol", tol, 0.0)
     q = kernels.fixed_point_variance(act, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     homogeneous = act.slopes is not None and sigma_b2 == 0.0
+    stable = True
+    if not homogeneous and act.slopes is None and (not math.isfinite(q) or q < 1e-12):
+        q_u = _unstable_fixed_point(act, sigma_w2, sigma_b2)
+        if q_u is not None:
+            q, stable = q_u, False
     if homogeneous:
         s_pos, s_neg = act.slopes
         chi = 1.0
@@ -850,7 +890,29 @@ def regime(activation, *, sigma_w2=1.0, sigma_b2=0.0, tol=1e-9):
         chi = sigma_w2 * float(kernels.one_layer_map(act, q, q, derivative=1))
         kappa2 = sigma_w2 * q * float(kernels.one_layer_map(act, q, q, derivative=2))
     name = "ordered" if chi < 1.0 - tol else ("chaotic" if chi > 1.0 + tol else "edge")
-    return Regime(name, float(chi), float(kappa2), float(q), bool(act.smooth))
+    return Regime(name, float(chi), float(kappa2), float(q), bool(act.smooth), stable)
+
+
+def _unstable_fixed_point(act, sigma_w2, sigma_b2):
+    """The largest positive root of V(q) = q on [1e-6, 1e6] (Brent on a log-spaced bracket), or None."""
+    from scipy import optimize
+
+    from . import kernels
+
+    def gap(logq):
+        q = math.exp(logq)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return sigma_w2 * float(kernels.one_layer_map(act, q, q)) + sigma_b2 - q
+
+    grid = np.linspace(math.log(1e-6), math.log(1e6), 61)
+    vals = [gap(x) for x in grid]
+    for i in range(len(grid) - 1, 0, -1):
+        if vals[i] == 0.0:
+            return math.exp(grid[i])
+        if vals[i - 1] * vals[i] < 0:
+            return math.exp(optimize.brentq(gap, grid[i - 1], grid[i], xtol=1e-14, rtol=1e-13))
+    return None
 
 
 def _leading_constants(dim, above, rho2):
@@ -881,18 +943,20 @@ class DepthAsymptotics(NamedTuple):
     chi: float
     kappa2: float
     dim: int
+    prefactor: float = 1.0  #: A = lim K_L'(1)/chi^L (1 for the idealised map kappa^L)
 
     def leading(self, depth):
-        r"""The leading term at ``depth``: the limit, :math:`c(\kappa_2L)^{d/2}` or :math:`c(\kappa_2\chi^{L-1}/(\chi-1))^{d/2}`."""
+        r"""The leading term at ``depth``: the limit, :math:`c(A\kappa_2L)^{d/2}` or :math:`c(A\kappa_2\chi^{L-1}/(\chi-1))^{d/2}`."""
         L = np.asarray(depth, dtype=float)
         if self.regime == "ordered":
             return np.full_like(L, self.constant)[()]
         if self.regime == "edge":
-            return (self.constant * (self.kappa2 * L) ** (self.dim / 2))[()]
-        return (self.constant * (self.kappa2 * self.chi ** (L - 1) / (self.chi - 1.0)) ** (self.dim / 2))[()]
+            return (self.constant * (self.prefactor * self.kappa2 * L) ** (self.dim / 2))[()]
+        return (self.constant * (self.prefactor * self.kappa2 * self.chi ** (L - 1) / (self.chi - 1.0))
+                ** (self.dim / 2))[()]
 
 
-def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9):
+def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9, prefactor=1.0, eta_limit=None):
     r"""Leading large-:math:`L` behaviour of :math:`\mathbb E N_k(u)` for :math:`K_L = \kappa^{\circ L}`.
 
     The count depends on :math:`(k_1, k_2)` only through :math:`\eta = k_2/k_1`
@@ -915,6 +979,12 @@ def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9):
     limit of the Kac-Rice integral, where :math:`\xi/\sqrt{k_2} \to \mathcal N(0,1)`).
     Without threshold :math:`c_{1} = 2\sqrt3` and :math:`c_{2} = 8/\sqrt3` (sympy series of
     the closed forms). Requires :math:`\kappa_2 > 0` outside the ordered regime.
+
+    A real network does not start at the variance fixed point, so :math:`K_L'(1)/\chi^L \to A \ne 1`
+    (``prefactor``; :func:`network_depth_asymptotics` computes it): then :math:`\eta_L \sim A\kappa_2 L`
+    at the edge and :math:`A\kappa_2\chi^{L-1}/(\chi-1)` in the chaotic regime (the transient adds
+    only lower orders), while the ordered limit :math:`\eta_\infty` depends on every transient layer
+    (``eta_limit`` replaces :math:`\kappa_2/(\chi(1-\chi))`).
     """
     chi = check_real("chi", chi, 0.0, low_open=True)
     kappa2 = check_real("kappa2", kappa2, 0.0)
@@ -922,9 +992,10 @@ def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9):
     index = _check_index(index, dim)
     above = _check_above(above)
     tol = check_real("tol", tol, 0.0, 0.5)
+    prefactor = check_real("prefactor", prefactor, 0.0, low_open=True)
     pick = (lambda c: float(c.sum())) if index is None else (lambda c: float(c[index]))
     if chi < 1.0 - tol:
-        eta_inf = kappa2 / (chi * (1.0 - chi))
+        eta_inf = kappa2 / (chi * (1.0 - chi)) if eta_limit is None else check_real("eta_limit", eta_limit, 0.0)
         tail = 1.0 if above is None else float(special.ndtr(-above))
         if eta_inf > 1e12:  # E N = c_d eta^{d/2} (1 + O(1/eta)): in logs, an honest inf beyond 1e308
             c = pick(_leading_constants(dim, None, 0.0))
@@ -946,4 +1017,50 @@ def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9):
             c = pick(_leading_constants(dim, above, rho2))
             out = ("chaotic", "exponential", dim / 2 * math.log(chi), c,
                         r"E N \sim c_{d,k}(u;\rho_\infty)\,(\kappa_2\chi^{L-1}/(\chi-1))^{d/2}")
-    return DepthAsymptotics(*out, chi, kappa2, dim)
+    return DepthAsymptotics(*out, chi, kappa2, dim, prefactor)
+
+
+def network_prefactor(activation, *, sigma_w2=1.0, sigma_b2=0.0, rtol=1e-10, max_depth=4000):
+    r"""The real network's first-layer prefactor :math:`A = \lim_L K_L'(1)/\chi^L` and, when ordered,
+    :math:`\eta_\infty = \lim_L K_L''(1)/K_L'(1)` (``None`` otherwise).
+
+    The first layer has variance :math:`\sigma_w^2 + \sigma_b^2`, not :math:`q^*`, so
+    :math:`K_L'(1) = \prod_l \chi_l` along the variance trajectory. Both limits are read off
+    :func:`network_derivatives` at doubling depths from 16 until they change by less than ``rtol``
+    (or the slope under/overflows, or ``max_depth`` is reached). Returns ``(A, eta_inf, regime)``.
+    """
+    reg = regime(activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+    if not reg.smooth or not math.isfinite(reg.kappa2):
+        raise _regularity_error(_resolve_activation(activation))
+    rtol = check_real("rtol", rtol, 0.0, low_open=True)
+    max_depth = check_int("max_depth", max_depth, 2)
+    ordered = reg.name == "ordered"
+    prev, L = None, 16
+    while True:
+        k1, k2 = network_derivatives(activation, L, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+        scaled = k1 / reg.chi**L if reg.chi**L > 0 else math.inf
+        if not (k1 > 0 and math.isfinite(scaled)):
+            break  # under/overflow: keep the last converged value
+        val = (scaled, k2 / k1 if ordered else 0.0)
+        if prev is not None and all(abs(x - y) <= rtol * abs(y) for x, y in zip(val, prev)):
+            prev = val
+            break
+        prev = val
+        if 2 * L > max_depth:
+            break
+        L *= 2
+    if prev is None:
+        raise ValueError("the kernel slope under- or overflowed before depth 16: no depth asymptotics")
+    return prev[0], (prev[1] if ordered else None), reg
+
+
+def network_depth_asymptotics(activation, dim, *, sigma_w2=1.0, sigma_b2=0.0, index=None, above=None):
+    r""":func:`depth_asymptotics` for the real network, its first layers included.
+
+    Uses :func:`network_prefactor` (:math:`A`, and the ordered limit :math:`\eta_\infty` of the real
+    network), so that ``leading(L)`` is the large-depth term of :func:`network_critical_points`:
+    :math:`c\,(A\kappa_2 L)^{d/2}` at the edge, :math:`c\,(A\kappa_2\chi^{L-1}/(\chi-1))^{d/2}` when
+    chaotic, :math:`\mathbb E N(\eta_\infty)\bar\Phi(u)` when ordered.
+    """
+    A, eta_inf, reg = network_prefactor(activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+    return depth_asymptotics(reg.chi, reg.kappa2, dim, index=index, above=above, prefactor=A, eta_limit=eta_inf)
