@@ -78,6 +78,8 @@ class MCResult:
     step : ``(B, K)`` frozen proposal sizes :math:`\epsilon`.
     X : ``(B, K, C, N)`` final configurations.
     n_burn, n_steps, record_every : the schedule.
+    trace : ``((n_burn + n_steps) // record_every, B, K)`` chain-averaged energy every ``record_every``
+        steps from the start, burn-in included (to show equilibration: energy against sweeps).
     """
 
     T: np.ndarray
@@ -90,6 +92,7 @@ class MCResult:
     n_burn: int
     n_steps: int
     record_every: int
+    trace: np.ndarray | None = None
 
     def energy_by_network(self):
         r""":math:`\langle e\rangle` per network and temperature (time and chain average): ``(B, K)``."""
@@ -212,6 +215,7 @@ def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_
     n_rec = n_steps // record_every
     E_rec = np.empty((n_rec, B, K, C))
     Q_rec = np.empty((n_rec, B, K, C * (C - 1) // 2))
+    trace = np.empty(((n_burn + n_steps) // record_every, B, K))
     acc_win = np.zeros((B, K))
     acc_rec = np.zeros((B, K))
     sw_try = np.zeros((B, max(K - 1, 0)))
@@ -252,6 +256,8 @@ def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_
                     if t >= n_burn:
                         sw_try[:, k] += ok.shape[-1]
                         sw_acc[:, k] += ok.sum(axis=-1)
+            if (t + 1) % record_every == 0 and (t + 1) // record_every <= trace.shape[0]:
+                trace[(t + 1) // record_every - 1] = e.mean(axis=2)
             if t >= n_burn and (t - n_burn + 1) % record_every == 0:
                 r = (t - n_burn + 1) // record_every - 1
                 if r < n_rec:
@@ -261,7 +267,7 @@ def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_
     with np.errstate(invalid="ignore", divide="ignore"):
         swap_rate = np.where(sw_try > 0, sw_acc / np.maximum(sw_try, 1), np.nan)
     return MCResult(T=T, energies=E_rec, overlaps=Q_rec, acceptance=acc_rec / n_steps, swap_acceptance=swap_rate,
-                    step=eps, X=X, n_burn=n_burn, n_steps=n_steps, record_every=record_every)
+                    step=eps, X=X, n_burn=n_burn, n_steps=n_steps, record_every=record_every, trace=trace)
 
 
 @dataclass(frozen=True)
