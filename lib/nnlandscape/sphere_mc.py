@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_finite_array, check_int, check_real
+from ._threads import single_threaded_blas
 from .input_landscape import MLPBatch, uniform_sphere
 from .progress import ProgressBar
 
@@ -147,6 +148,7 @@ def _check_temperatures(T):
     return T
 
 
+@single_threaded_blas  # many small matmuls: BLAS threads only add wake-up overhead
 def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_every=10, offset=None,
                       swap_every=10, target_accept=0.4, step0=None, seed=0, X0=None, progress=False):
     r"""Random-walk Metropolis on :math:`|x|^2 = N` for every network of ``nets`` at temperatures ``T``.
@@ -292,6 +294,7 @@ class DescentResult:
         return pair_overlaps(self.X)
 
 
+@single_threaded_blas
 def sphere_descent(nets, *, n_starts=16, n_steps=500, lr=0.1, offset=None, seed=0, record_every=10,
                    progress=False):
     r"""Riemannian gradient descent of :math:`e(x) = (f(x) - \text{offset})/\sqrt N` on the sphere, from random starts.
