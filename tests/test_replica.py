@@ -382,3 +382,12 @@ def test_homogeneous_activation_temperatures_scale_with_energy_unit(name):
         vals.append((R.rs_breaking_temperature(m) / u, R.rs_ground_state_energy(m) / u))
         assert float(m.xi(0.6)) == pytest.approx(sw2**3 * float(Mixture.from_network(name, 2, sigma_w2=1.0).xi(0.6)), rel=1e-10)
     np.testing.assert_allclose(np.array(vals), np.array(vals[:1] * 3), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [(dict(fractions=[0.5, 1.5]), "fractions"), (dict(T_rsb=-0.1), "T_rsb"), (dict(n_E=3), "n_E")],
+)
+def test_parisi_entropy_curve_bad_input(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        R.parisi_entropy_curve(P3, **kwargs)
