@@ -315,3 +315,22 @@ def test_error_messages_name_parameter():
         covariance("foo", 1, 0.1)
     with pytest.raises(ValueError, match=r"\|c\| <= k"):
         one_layer_map("tanh", 1.0, 1.5)
+
+
+@pytest.mark.parametrize("sw2", [0.3, 1.0, 1.5, 2.0])
+def test_relu_diagonal_constant_on_the_line_sw2_plus_sb2_equal_2(sw2):
+    """K^{l+1}(1) = sw2 K^l(1)/2 + sb2 with K^1(1) = sw2 + sb2: constant in l iff sw2 + sb2 = 2."""
+    for L in (1, 2, 5):
+        assert float(covariance("relu", L, 1.0, sigma_w2=sw2, sigma_b2=2.0 - sw2)) == pytest.approx(2.0, rel=1e-12)
+    off = [float(covariance("relu", L, 1.0, sigma_w2=sw2, sigma_b2=2.1 - sw2)) for L in (1, 2, 5)]
+    assert len(set(np.round(off, 12))) == 3  # off the line the diagonal moves with depth
+
+
+def test_tanh_without_bias_keeps_orthogonal_inputs_uncorrelated():
+    """tanh is odd: at sigma_b^2 = 0, C_L(0) = 0 at every depth and sigma_w^2 (chapter 00's claim)."""
+    for sw2 in (0.5, 1.0, 3.0):
+        for L in (1, 4, 12):
+            assert abs(float(covariance("tanh", L, 0.0, sigma_w2=sw2))) < 1e-12
+    # with a bias, small sigma_w^2 drives the correlation towards 1 (ordered phase)
+    rho = [float(normalized_kernel(get_activation("tanh"), L, 0.0, sigma_w2=0.5, sigma_b2=0.1)) for L in (1, 4, 16)]
+    assert rho[0] < rho[1] < rho[2] and rho[2] > 0.9

@@ -303,3 +303,96 @@ def test_rs_phase_boundaries_agree_with_bisection():
     assert pb.T_exact == pytest.approx(R.rs_breaking_temperature(m), rel=2e-3)
     assert pb.T_exact == pytest.approx(pb.T_replicon, rel=1e-12)
     assert np.all(pb.exact <= pb.stable)  # exact implies locally stable
+
+
+# ---------------------------------------------------------------------------- Parisi s(E) and its end point
+@pytest.mark.parametrize(
+    "mix",
+    [P3, Mixture.from_network("sin", 1, sigma_w2=4.0)],
+    ids=["pure 3-spin", "sin L=1 sw2=4"],
+)
+def test_parisi_entropy_curve_ends_at_true_ground_state(mix):
+    """The finite-T Parisi energies e(T) extrapolate to the E0 of the independent T = 0 solver.
+
+    Below T_RSB these models are 1RSB (Talagrand), so e(T) = E0 + c T + O(T^2): Richardson
+    extrapolation from T and T/2 leaves an O(T^2) error (T ~ 0.01 here) plus the solvers' own
+    tolerances (~1e-6)."""
+    c = R.parisi_entropy_curve(mix, fractions=(0.04, 0.02, 0.01), n_grid=40)
+    gs = R.frsb_ground_state(mix, n_grid=60)
+    assert c.E0 == pytest.approx(gs.energy, abs=1e-9)
+    # 1RSB, certified to the solver's tolerance (1e-8 of the functional's scale 1 + beta^2 xi(1))
+    assert np.all(c.steps == 1) and np.all(c.certificate > -1e-8 * (1 + mix.xi1 / c.T**2))
+    T, e = c.T, c.energy
+    assert np.all(np.diff(e) < 0) and np.all(e > gs.energy)  # descending T: energies go down, stay above E0
+    e_extra = 2 * e[-1] - e[-2]  # T[-1] = T[-2] / 2
+    assert e_extra == pytest.approx(gs.energy, abs=5 * (e[-2] - e[-1]) ** 2 / T[-1] + 1e-5)
+    # the RS curve goes deeper than the truth: E0^RS < E0
+    assert c.E0_rs < c.E0 - 1e-3
+
+
+def test_parisi_entropy_curve_shape_and_rs_bound():
+    """s(E) is increasing and concave on E < 0, equals RS where RS is exact, is never above RS
+    (the Parisi free entropy is an infimum), and falls to -inf at E0."""
+    mix = Mixture.from_network("sin", 2, sigma_w2=3.0)
+    c = R.parisi_entropy_curve(mix)
+    s_rs = np.asarray(R.microcanonical_entropy(mix, c.E))
+    fin = np.isfinite(s_rs)
+    assert np.all(c.s[fin] <= s_rs[fin] + 1e-6)
+    high = c.E >= R.rs_solution(mix, c.T_rsb).energy
+    np.testing.assert_allclose(c.s[high], s_rs[high], atol=1e-9)
+    assert np.all(np.diff(c.s) > 0) and np.all(np.diff(c.s, 2) < 1e-6)
+    assert c.s[0] < c.s[1] - 1.0  # the logarithmic fall at E0
+    assert c.E[0] > c.E0
+
+
+def test_parisi_entropy_curve_is_rs_where_rs_is_exact():
+    c = R.parisi_entropy_curve(SK)
+    assert c.T.size == 0 and c.E0 == pytest.approx(-1.0, abs=1e-12)
+    E = c.E[c.E > -0.5]
+    np.testing.assert_allclose(c.s[c.E > -0.5], -(E**2), atol=1e-6)  # s = -E^2 for |E| <= 1/2
+
+
+def test_tabulated_mixture_matches_exact_kernel():
+    """Cubic Hermite tabulation of a smooth kernel: O(n^-4) errors, same RS and breaking temperature."""
+    mix = Mixture.from_network("tanh", 2, sigma_w2=3.0)
+    tab = mix.tabulated(2001)
+    q = np.linspace(0.0, 1.0, 997)
+    for f, g, tol in ((mix.xi, tab.xi, 1e-10), (mix.dxi, tab.dxi, 1e-9), (mix.d2xi, tab.d2xi, 1e-7)):
+        np.testing.assert_allclose(g(q), f(q), atol=tol * max(1.0, float(np.max(np.abs(f(q))))))
+    np.testing.assert_allclose(tab.gap(np.array([1e-8, 1e-4, 0.5])), mix.gap(np.array([1e-8, 1e-4, 0.5])), rtol=1e-6)
+    T = np.array([0.05, 0.2, 0.8])
+    np.testing.assert_allclose(R.rs_solution(tab, T).energy, R.rs_solution(mix, T).energy, rtol=1e-8)
+    np.testing.assert_allclose(R.replicon(tab, T), R.replicon(mix, T), atol=1e-6)
+    with pytest.raises(ValueError, match="cusp"):
+        Mixture.from_network("relu", 1, sigma_w2=2.0).tabulated()
+
+
+# ---------------------------------------------------------------------------- network temperatures
+def test_relu_breaking_is_continuous_at_the_at_line():
+    """ReLU L=1: RS breaks continuously, so the exact breaking temperature is the replicon (AT) one."""
+    m = Mixture.from_network("relu", 1, sigma_w2=2.0)
+    T_ex, T_at = R.rs_breaking_temperature(m), R.replicon_temperature(m)
+    assert T_ex == pytest.approx(T_at, rel=1e-6)
+    assert 0.07 < T_ex < 0.09
+
+
+@pytest.mark.parametrize("name", ["relu", "shaped_relu"])
+def test_homogeneous_activation_temperatures_scale_with_energy_unit(name):
+    """phi(ax) = a phi(x): sigma_w^2 multiplies xi by (sigma_w^2)^(L+1), so T_RSB / sqrt(xi'(1)) and
+    E0 / sqrt(xi'(1)) do not depend on sigma_w^2."""
+    vals = []
+    for sw2 in (1.0, 2.0, 4.0):
+        m = Mixture.from_network(name, 2, sigma_w2=sw2)
+        u = math.sqrt(float(m.dxi(1.0)))
+        vals.append((R.rs_breaking_temperature(m) / u, R.rs_ground_state_energy(m) / u))
+        assert float(m.xi(0.6)) == pytest.approx(sw2**3 * float(Mixture.from_network(name, 2, sigma_w2=1.0).xi(0.6)), rel=1e-10)
+    np.testing.assert_allclose(np.array(vals), np.array(vals[:1] * 3), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [(dict(fractions=[0.5, 1.5]), "fractions"), (dict(T_rsb=-0.1), "T_rsb"), (dict(n_E=3), "n_E")],
+)
+def test_parisi_entropy_curve_bad_input(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        R.parisi_entropy_curve(P3, **kwargs)

@@ -164,3 +164,14 @@ def test_shaped_limit_fixed_points_and_drift():
     assert np.all(np.diff(r) > 0) and np.all(r > np.linspace(-0.9, 0.9, 7))  # monotone, pulled up
     with pytest.raises(ValueError, match="q"):
         shaped_relu_correlation_limit([1.5], 1.0)
+
+
+def test_metropolis_trace_covers_burn_in_and_matches_records():
+    """The equilibration trace starts at the first step (burn-in included) and, at recorded steps,
+    equals the chain average of the recorded energies."""
+    nets = MLPBatch("tanh", 1, 32, 8, n_networks=2, seed=3)
+    res = metropolis_sphere(nets, [0.3, 1.0], n_chains=3, n_steps=60, n_burn=40, record_every=10, seed=1)
+    assert res.trace.shape == (10, 2, 2)
+    np.testing.assert_allclose(res.trace[4:], res.energies.mean(axis=3), rtol=0, atol=1e-15)
+    # from a uniform random start the energy at the cold temperature goes down on average
+    assert res.trace[-1, :, 0].mean() < res.trace[0, :, 0].mean()

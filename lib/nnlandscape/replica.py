@@ -114,6 +114,8 @@ __all__ = [
     "rs_entropy_curve",
     "annealed_entropy",
     "microcanonical_entropy",
+    "ParisiEntropyCurve",
+    "parisi_entropy_curve",
     "rs_phase_boundaries",
     "PhaseBoundaries",
     "parisi_functional",
@@ -233,6 +235,33 @@ class Mixture:
             _check_derivative_pair(m.xi, m.dxi, "dxi", "xi")
             _check_derivative_pair(m.dxi, m.d2xi, "d2xi", "dxi")
         return m
+
+    def tabulated(self, n=2001):
+        r"""The same :math:`\xi` as cubic Hermite splines on ``n`` points of :math:`[0, 1]` (fast to evaluate).
+
+        :math:`\xi` is interpolated with the exact slopes :math:`\xi'`, and :math:`\xi'` with
+        :math:`\xi''`; :math:`\xi''` is a cubic spline. Meant for smooth (analytic) kernels whose
+        exact evaluation is slow (e.g. tanh by quadrature), inside solvers that evaluate
+        :math:`\xi` many times: the error is :math:`O(n^{-4})` for :math:`\xi` and
+        :math:`\xi'`. Not for kernels with a cusp at :math:`q = 1` (``d2xi(1) = inf``).
+        """
+        from scipy.interpolate import CubicHermiteSpline, CubicSpline
+
+        n = check_int("n", n, 16, 10**6)
+        q = np.linspace(0.0, 1.0, n)
+        v0, v1, v2 = (np.asarray(f(q), dtype=float) for f in (self.xi, self.dxi, self.d2xi))
+        if not np.all(np.isfinite(v2)):
+            raise ValueError("tabulated needs a finite xi'' on [0, 1] (a cusp at q = 1 cannot be tabulated)")
+        s0, s1, s2 = CubicHermiteSpline(q, v0, v1), CubicHermiteSpline(q, v1, v2), CubicSpline(q, v2)
+        x1 = float(v0[-1])
+
+        def wrap(f):
+            return lambda x: f(np.asarray(x, dtype=float))
+
+        def gap(y):
+            return x1 - s0(1.0 - np.asarray(y, dtype=float))
+
+        return Mixture(wrap(s0), wrap(s1), wrap(s2), None, f"{self.label} (tabulated, n={n})", gap)
 
     @classmethod
     def from_network(cls, activation, depth, *, sigma_w2=1.0, sigma_b2=0.0, **activation_params):
@@ -872,6 +901,111 @@ def microcanonical_entropy(mixture, E, *, n_beta=2000):
         out[idx] = val
     out = out.reshape(Ea.shape)
     return _out(out, scalar)
+
+
+@dataclass(frozen=True)
+class ParisiEntropyCurve:
+    r"""Result of :func:`parisi_entropy_curve`: the true (Parisi) :math:`s(E)` of a mixture.
+
+    Attributes
+    ----------
+    E, s : the curve on a grid of energies from just above ``E0`` to 0 (:math:`s(E_0^+) = -\infty`
+        is not stored; the last point is ``tail_rel`` of the way from ``E0``).
+    T, energy, entropy : the solved points :math:`(e(T), s(T))` of the Parisi solution at the
+        temperatures ``T`` below ``T_rsb`` (descending; empty when RS is exact everywhere).
+    steps, certificate : :attr:`ParisiSolution.steps` and ``certificate`` of each solved point.
+    T_rsb : the temperature below which RS is not exact (0: RS at every T > 0).
+    E0, E0_rs : the true ground-state energy (zero-temperature Parisi problem) and :math:`-\sqrt{\xi'(1)}`.
+    ground_state : the :class:`GroundStateSolution` behind ``E0`` (``None`` when RS is exact at T = 0).
+    """
+
+    E: np.ndarray
+    s: np.ndarray
+    T: np.ndarray
+    energy: np.ndarray
+    entropy: np.ndarray
+    steps: np.ndarray
+    certificate: np.ndarray
+    T_rsb: float
+    E0: float
+    E0_rs: float
+    ground_state: object = None
+
+
+def parisi_entropy_curve(mixture, *, fractions=(0.7, 0.45, 0.25, 0.12, 0.05, 0.02), T_rsb=None,
+                         ground_state=None, n_grid=24, refinements=0, max_steps=1, n_E=120,
+                         tail_rel=1e-4) -> ParisiEntropyCurve:
+    r"""The microcanonical entropy :math:`s(E)` from the Parisi solution, down to the true :math:`E_0`.
+
+    Above :math:`T_{RSB}` (``T_rsb``, default :func:`rs_phase_boundaries`) RS is exact and
+    :math:`s(E)` is :func:`microcanonical_entropy`. Below it the Parisi problem is solved
+    (:func:`frsb_solution` with ``n_grid``, ``refinements``, ``max_steps``) at
+    :math:`T = f\,T_{RSB}` for ``f`` in ``fractions``, which gives points
+    :math:`(e(T), s(T))` of the curve with slope :math:`ds/dE = \beta` (envelope theorem); the
+    curve between them is the cubic Hermite interpolant with these slopes. Below the coldest
+    point :math:`(e_k, s_k)` it continues as :math:`s_k + a\log\frac{E - E_0}{e_k - E_0}`
+    with :math:`a = \beta_k(e_k - E_0)` (same slope at :math:`e_k`), so that
+    :math:`s \to -\infty` at the true ground state :math:`E_0` of
+    :func:`frsb_ground_state` (``ground_state`` may pass a precomputed one). Where RS is
+    exact at every temperature, including :math:`T = 0` (:func:`t0_rs_criterion`), the curve
+    is the RS one and :math:`E_0 = E_0^{RS}`.
+
+    The points are as accurate as the Parisi solves (their ``certificate``); that the curve
+    ends at :math:`E_0` is checked independently in the tests: the energies :math:`e(T)` of the
+    finite-temperature solver extrapolate to the :math:`E_0` of the zero-temperature one.
+    """
+    from scipy.interpolate import CubicHermiteSpline
+
+    mix = _check_mixture(mixture)
+    fr = check_real_array("fractions", fractions, 0.0, 1.0, low_open=True, high_open=True)
+    fr = np.sort(np.atleast_1d(fr))[::-1]
+    n_E = check_int("n_E", n_E, 10, 100000)
+    tail_rel = check_real("tail_rel", tail_rel, 0.0, 0.5, low_open=True)
+    e0_rs = rs_ground_state_energy(mix)
+    crit = t0_rs_criterion(mix)
+    scale = math.sqrt(float(mix.dxi(1.0)))
+    if T_rsb is None:
+        T_rsb = rs_phase_boundaries(mix, T_min=1e-4 * scale).T_exact
+    T_rsb = check_real("T_rsb", T_rsb, 0.0)
+    empty = np.zeros(0)
+    if T_rsb == 0.0 and crit.rs:
+        E = np.linspace(e0_rs, 0.0, n_E + 1)[1:]
+        return ParisiEntropyCurve(E, np.asarray(microcanonical_entropy(mix, E)), empty, empty, empty,
+                                  empty.astype(int), empty, 0.0, e0_rs, e0_rs, None)
+    if ground_state is None:
+        ground_state = frsb_ground_state(mix, n_grid=max(n_grid, 24), refinements=refinements, max_steps=max_steps)
+    E0 = float(ground_state.energy)
+    if T_rsb == 0.0:  # RS breaks only below the scan: a single cold point near T = 0
+        T_rsb = 1e-4 * scale
+    Ts = fr * T_rsb
+    sols = [frsb_solution(mix, float(t), n_grid=n_grid, refinements=refinements, max_steps=max_steps) for t in Ts]
+    en = np.array([p.energy for p in sols])
+    sn = np.array([p.entropy for p in sols])
+    rs_top = rs_solution(mix, T_rsb)
+    e_top, s_top = float(rs_top.energy), float(rs_top.entropy)
+    # the curve's knots, from the top (T_rsb, where Parisi = RS) down to the coldest point
+    ek = np.concatenate(([e_top], en))
+    sk = np.concatenate(([s_top], sn))
+    bk = np.concatenate(([1.0 / T_rsb], 1.0 / Ts))
+    order = np.argsort(ek)
+    ek, sk, bk = ek[order], sk[order], bk[order]
+    keep = np.concatenate(([True], np.diff(ek) > 1e-12 * scale))
+    ek, sk, bk = ek[keep], sk[keep], bk[keep]
+    lo = max(E0 + tail_rel * (e_top - E0), min(e0_rs, E0))
+    E = np.linspace(lo, 0.0, n_E)
+    s = np.full(E.shape, -np.inf)
+    above = E >= e_top
+    s[above] = microcanonical_entropy(mix, E[above])
+    mid = (E < e_top) & (E >= ek[0])
+    if np.any(mid) and ek.size >= 2:
+        s[mid] = CubicHermiteSpline(ek, sk, bk)(E[mid])
+    low = (E < ek[0]) & (E > E0)
+    if np.any(low):
+        gap_k = max(ek[0] - E0, 1e-300)
+        a = bk[0] * gap_k
+        s[low] = sk[0] + a * np.log((E[low] - E0) / gap_k)
+    return ParisiEntropyCurve(E, s, Ts, en, sn, np.array([p.steps for p in sols]),
+                              np.array([p.certificate for p in sols]), float(T_rsb), E0, e0_rs, ground_state)
 
 
 # ----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import numpy as np
 from ._checks import (
     MAX_FLOPS, check_bool, check_budget, check_finite_array, check_int, check_real, check_seed,
 )
+from ._threads import single_threaded_blas
 from .input_landscape import MLPBatch, uniform_sphere
 from .progress import ProgressBar
 
@@ -82,6 +83,8 @@ class MCResult:
     step : ``(B, K)`` frozen proposal sizes :math:`\epsilon`.
     X : ``(B, K, C, N)`` final configurations.
     n_burn, n_steps, record_every : the schedule.
+    trace : ``((n_burn + n_steps) // record_every, B, K)`` chain-averaged energy every ``record_every``
+        steps from the start, burn-in included (to show equilibration: energy against sweeps).
     """
 
     T: np.ndarray
@@ -94,6 +97,7 @@ class MCResult:
     n_burn: int
     n_steps: int
     record_every: int
+    trace: np.ndarray | None = None
 
     def energy_by_network(self):
         r""":math:`\langle e\rangle` per network and temperature (time and chain average): ``(B, K)``."""
@@ -148,6 +152,7 @@ def _check_temperatures(T):
     return T
 
 
+@single_threaded_blas  # many small matmuls: BLAS threads only add wake-up overhead
 def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_every=10, offset=None,
                       swap_every=10, target_accept=0.4, step0=None, seed=0, X0=None, progress=False):
     r"""Random-walk Metropolis on :math:`|x|^2 = N` for every network of ``nets`` at temperatures ``T``.
@@ -220,6 +225,7 @@ def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_
     n_rec = n_steps // record_every
     E_rec = np.empty((n_rec, B, K, C))
     Q_rec = np.empty((n_rec, B, K, C * (C - 1) // 2))
+    trace = np.empty(((n_burn + n_steps) // record_every, B, K))
     acc_win = np.zeros((B, K))
     acc_rec = np.zeros((B, K))
     sw_try = np.zeros((B, max(K - 1, 0)))
@@ -260,6 +266,8 @@ def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_
                     if t >= n_burn:
                         sw_try[:, k] += ok.shape[-1]
                         sw_acc[:, k] += ok.sum(axis=-1)
+            if (t + 1) % record_every == 0 and (t + 1) // record_every <= trace.shape[0]:
+                trace[(t + 1) // record_every - 1] = e.mean(axis=2)
             if t >= n_burn and (t - n_burn + 1) % record_every == 0:
                 r = (t - n_burn + 1) // record_every - 1
                 if r < n_rec:
@@ -269,7 +277,7 @@ def metropolis_sphere(nets, T, *, n_chains=4, n_steps=2000, n_burn=1000, record_
     with np.errstate(invalid="ignore", divide="ignore"):
         swap_rate = np.where(sw_try > 0, sw_acc / np.maximum(sw_try, 1), np.nan)
     return MCResult(T=T, energies=E_rec, overlaps=Q_rec, acceptance=acc_rec / n_steps, swap_acceptance=swap_rate,
-                    step=eps, X=X, n_burn=n_burn, n_steps=n_steps, record_every=record_every)
+                    step=eps, X=X, n_burn=n_burn, n_steps=n_steps, record_every=record_every, trace=trace)
 
 
 @dataclass(frozen=True)
@@ -294,6 +302,7 @@ class DescentResult:
         return pair_overlaps(self.X)
 
 
+@single_threaded_blas
 def sphere_descent(nets, *, n_starts=16, n_steps=500, lr=0.1, offset=None, seed=0, record_every=10,
                    progress=False):
     r"""Riemannian gradient descent of :math:`e(x) = (f(x) - \text{offset})/\sqrt N` on the sphere, from random starts.
