@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, special
 
 from . import neb as _neb
 from . import optim, symmetries
@@ -275,7 +275,7 @@ class LogisticFit:
     n: int
 
     def __call__(self, r):
-        return 1.0 / (1.0 + np.exp(-(self.b0 + self.b1 * np.asarray(r, float))))
+        return special.expit(self.b0 + self.b1 * np.asarray(r, float))
 
 
 def logistic_fit(x, success, *, ridge: float = 1e-6) -> LogisticFit:
@@ -303,7 +303,7 @@ def logistic_fit(x, success, *, ridge: float = 1e-6) -> LogisticFit:
 
     def nll(b):
         eta = b[0] + b[1] * z
-        p = 1.0 / (1.0 + np.exp(-eta))
+        p = special.expit(eta)  # no overflow for large |eta|
         val = np.sum(np.logaddexp(0.0, eta) - s * eta) + 0.5 * ridge * b[1] ** 2
         r = p - s
         return val, np.array([r.sum(), (r * z).sum() + ridge * b[1]])
