@@ -216,3 +216,41 @@ def test_train_models_is_seeded_and_uses_settings():
 def test_bad_input_raises_value_error_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+# --------------------------------------------------------------------------- critical points and polish
+def test_hessian_index_counts_negative_eigenvalues_with_relative_tolerance():
+    assert ls.hessian_index([-2.0, -1e-12, 0.0, 3.0]) == 1  # -1e-12 is below the 1e-9 relative tolerance
+    assert ls.hessian_index([-2.0, -1e-12, 0.0, 3.0], rel_tol=0.0) == 2
+    np.testing.assert_array_equal(ls.hessian_index(np.array([[1.0, 2.0], [-1.0, 2.0], [-1.0, -2.0]])), [0, 1, 2])
+    with pytest.raises(ValueError, match="rel_tol"):
+        ls.hessian_index([1.0], rel_tol=-1)
+
+
+def test_critical_point_check_known_minimum_and_saddle():
+    # W_f: a zero-loss minimum -> gradient zero, index 0
+    c = ls.critical_point_check(NET, ls.desymmetrize(NET, WF.theta), X, Y)
+    assert c.loss < 1e-20 and c.grad_norm < 1e-10 and c.index == 0
+    # linear 1-1-1 net f = w2 (w1 x + b1) + b2 on y = x (x symmetric): theta = 0 is a saddle whose
+    # Hessian has eigenvalues +-2 mean(x y), 2 (for b2) and 0 (for b1): gradient 0, index 1
+    lin = MLP([1, 1, 1], "linear")
+    x = np.linspace(-1, 1, 11)[:, None]
+    c = ls.critical_point_check(lin, np.zeros(lin.n_params), x, x[:, 0])
+    v = float(np.mean(x[:, 0] ** 2))
+    assert c.grad_norm < 1e-14 and c.index == 1  # mean(y) = 0 up to rounding
+    np.testing.assert_allclose(np.sort(c.eigenvalues), [-2 * v, 0.0, 2 * v, 2.0], atol=1e-12)
+
+
+def test_polish_reaches_the_least_squares_minimum_of_a_linear_net():
+    lin = MLP([1, 2, 1], "linear")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (40, 1))
+    y = 0.7 * x[:, 0] - 0.2 + 0.1 * rng.standard_normal(40)
+    A = np.c_[x[:, 0], np.ones(40)]
+    best = np.mean((A @ np.linalg.lstsq(A, y, rcond=None)[0] - y) ** 2)  # no linear net can beat the LS fit
+    th0 = lin.init(1, seed=1)[0]
+    p = ls.polish(lin, th0, x, y)
+    assert p.loss <= lin.loss(th0, x, y)
+    assert p.loss == pytest.approx(best, rel=1e-8)
+    assert p.grad_norm < 1e-6
+    assert ls.critical_point_check(lin, p.theta, x, y).index == 0

@@ -269,3 +269,50 @@ def test_bad_fun_output_raises():
         nudged_elastic_band(muller_brown, [0.0, 0.0], [1.0, 1.0], 3, initial_path=[[0, 0], [5, 5], [1, 2]])
     with pytest.raises(ValueError, match="segments"):
         insert_images(np.zeros((3, 2)), [5])
+
+
+# --------------------------------------------------------------------------- dense profile, climbing-image index
+def test_band_profile_matches_direct_evaluation_between_images():
+    from nnlandscape.neb import band_profile
+
+    rng = np.random.default_rng(3)
+    images = np.cumsum(rng.uniform(-0.3, 0.3, size=(6, 2)), axis=0) + SP["A"].xy
+    prof = band_profile(muller_brown, images, per_segment=8)
+    assert prof.energies.size == 5 * 8 + 1
+    np.testing.assert_array_equal(prof.points[prof.at_image], images)
+    for j in range(5):  # every sampled point is (1-t) R_j + t R_{j+1} and its energy is the direct value
+        for i, t in enumerate(np.arange(8) / 8):
+            k = 8 * j + i
+            p = (1 - t) * images[j] + t * images[j + 1]
+            np.testing.assert_allclose(prof.points[k], p, rtol=0, atol=1e-14)
+            assert prof.energies[k] == pytest.approx(muller_brown(p[None])[0][0], rel=1e-12)
+            seg = np.linalg.norm(np.diff(images, axis=0), axis=1)
+            assert prof.s[k] == pytest.approx(seg[:j].sum() + t * seg[j], rel=1e-12)
+    assert prof.segment[-1] == 4 and prof.s[-1] == pytest.approx(np.linalg.norm(np.diff(images, axis=0), axis=1).sum())
+
+
+def test_band_profile_finds_a_bump_the_images_miss():
+    from nnlandscape.neb import band_profile
+
+    def bump(p):  # E = exp(-x^2/0.02): a ridge at x = 0 between images at x = -0.5, 0.5
+        e = np.exp(-p[:, 0] ** 2 / 0.02)
+        return e, np.stack([-p[:, 0] / 0.01 * e, 0 * e], 1)
+
+    images = np.array([[-1.0, 0.0], [-0.5, 0.0], [0.5, 0.0], [1.0, 0.0]])
+    assert bump(images)[0].max() < 1e-5
+    prof = band_profile(bump, images, per_segment=8)  # t = 4/8 on the middle segment hits x = 0
+    assert prof.e_max == pytest.approx(1.0, abs=1e-12)
+    assert prof.s_max == pytest.approx(1.0)
+    assert prof.first_reaching(0.5) <= 1.0 and np.isnan(prof.first_reaching(2.0))
+
+
+def test_climbing_image_on_muller_brown_is_an_index_one_saddle():
+    from nnlandscape.landscape import hessian_index
+
+    r = nudged_elastic_band(muller_brown, SP["A"].xy, SP["C"].xy, 15, climb=True, fmax=1e-4)
+    top = r.saddle[None]
+    assert np.linalg.norm(muller_brown(top)[1][0]) < 1e-3  # fmax bounds the climbing image's force
+    assert hessian_index(np.linalg.eigvalsh(muller_brown_hessian(top)[0])) == 1
+    assert hessian_index(np.linalg.eigvalsh(muller_brown_hessian(SP["A"].xy[None])[0])) == 0
+    # an ordinary image next to the top is neither critical nor (generally) on the saddle
+    assert np.linalg.norm(muller_brown(r.images[r.i_max + 1][None])[1][0]) > 1.0

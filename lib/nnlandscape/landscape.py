@@ -29,6 +29,9 @@ and its mean-squared-error loss :math:`\mathcal L(\theta) = \frac1n\sum_i (f(x_i
   on a quadratic of curvature :math:`\lambda` the iteration
   :math:`\theta_{t+1} = \theta_t - \eta\lambda\theta_t + \mu(\theta_t - \theta_{t-1})` is stable iff
   :math:`0 < \eta\lambda < 2(1+\mu)`.
+* **Is it critical?** (:func:`critical_point_check`): loss, gradient norm and Hessian index (number
+  of negative eigenvalues) of a point, e.g. a band top or the end of training; :func:`polish` runs
+  L-BFGS from there to see whether a minimum is near.
 * **Flat modes** (:func:`flat_mode_census`): near-zero Hessian eigenvalues against the rescaling
   symmetries, the parameters of dead units, and the rank of the output Jacobian.
 """
@@ -37,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, special
 
 from . import neb as _neb
 from . import optim, symmetries
@@ -69,6 +72,11 @@ __all__ = [
     "turning_angles",
     "FlatModes",
     "flat_mode_census",
+    "hessian_index",
+    "CriticalPointCheck",
+    "critical_point_check",
+    "PolishResult",
+    "polish",
 ]
 
 #: Optimiser settings of the mass training. The paper does not state them; these are the
@@ -270,7 +278,7 @@ class LogisticFit:
     n: int
 
     def __call__(self, r):
-        return 1.0 / (1.0 + np.exp(-(self.b0 + self.b1 * np.asarray(r, float))))
+        return special.expit(self.b0 + self.b1 * np.asarray(r, float))
 
 
 def logistic_fit(x, success, *, ridge: float = 1e-6) -> LogisticFit:
@@ -298,7 +306,7 @@ def logistic_fit(x, success, *, ridge: float = 1e-6) -> LogisticFit:
 
     def nll(b):
         eta = b[0] + b[1] * z
-        p = 1.0 / (1.0 + np.exp(-eta))
+        p = special.expit(eta)  # no overflow for large |eta|
         val = np.sum(np.logaddexp(0.0, eta) - s * eta) + 0.5 * ridge * b[1] ** 2
         r = p - s
         return val, np.array([r.sum(), (r * z).sum() + ridge * b[1]])
@@ -568,3 +576,91 @@ def flat_mode_census(net: MLP, theta, X, y, *, rel_tol: float = 1e-9) -> FlatMod
         o2, i2 = net.layers[l]
         dead_params[sW2:eW2] |= np.tile(dead, o2)
     return FlatModes(ev, near, n_alive, n_dead, int(dead_params.sum()), rank, th.size)
+
+
+# --------------------------------------------------------------------------- is it critical?
+def hessian_index(eigenvalues, rel_tol: float = 1e-9) -> int:
+    r"""Number of eigenvalues below :math:`-\texttt{rel\_tol}\cdot\max(|\lambda_{\max}|, |\lambda_{\min}|)`.
+
+    The index of a critical point: 0 at a minimum, 1 at a first-order saddle (the point a climbing
+    image converges to on a smooth landscape), :math:`k` at a saddle with :math:`k` descending
+    directions. ``eigenvalues`` (P,) or (M, P); returns an int or an int array (M,).
+    """
+    ev = check_finite_array("eigenvalues", eigenvalues)
+    if ev.ndim not in (1, 2) or ev.shape[-1] == 0:
+        raise ValueError(f"eigenvalues must have shape (P,) or (M, P) with P >= 1, got {ev.shape}")
+    rel_tol = check_real("rel_tol", rel_tol, 0.0, 1.0)
+    scale = np.max(np.abs(ev), axis=-1, keepdims=True)
+    n = np.sum(ev < -rel_tol * scale, axis=-1)
+    return int(n) if ev.ndim == 1 else n.astype(int)
+
+
+@dataclass(frozen=True)
+class CriticalPointCheck:
+    r"""Loss, gradient norm and Hessian spectrum at one point (see :func:`critical_point_check`).
+
+    A minimum has ``grad_norm`` :math:`\approx 0` and ``index`` 0, a first-order saddle
+    ``grad_norm`` :math:`\approx 0` and ``index`` 1.
+    """
+
+    loss: float
+    grad_norm: float
+    index: int
+    lambda_min: float
+    lambda_max: float
+    eigenvalues: np.ndarray = field(repr=False)
+
+
+def critical_point_check(net: MLP, theta, X, y, *, rel_tol: float = 1e-9) -> CriticalPointCheck:
+    r"""Loss, :math:`\lVert\nabla\mathcal L\rVert_2` and :func:`hessian_index` of the MSE loss at ``theta`` (P,).
+
+    The Hessian is the exact one of :meth:`nnlandscape.nets.MLP.hessian` (float64), symmetric,
+    diagonalised with :func:`numpy.linalg.eigvalsh`. On a ReLU loss the Hessian is that of the
+    smooth piece containing ``theta`` (no unit switching exactly at a data point).
+    """
+    _relu_net(net)
+    th = check_finite_array("theta", theta)
+    if th.ndim != 1:
+        raise ValueError(f"theta must be one parameter vector (P,), got shape {th.shape}")
+    X = net._X(X)
+    loss, g = net.gradient(th, X, y, return_loss=True)
+    ev = np.linalg.eigvalsh(net.hessian(th, X, y))
+    return CriticalPointCheck(float(loss), float(np.linalg.norm(g)), hessian_index(ev, rel_tol),
+                              float(ev[0]), float(ev[-1]), ev)
+
+
+@dataclass(frozen=True)
+class PolishResult:
+    """Outcome of :func:`polish`: the final point, its loss and gradient norm, iterations, scipy's message."""
+
+    theta: np.ndarray = field(repr=False)
+    loss: float
+    grad_norm: float
+    n_iter: int
+    message: str
+
+
+def polish(net: MLP, theta, X, y, *, max_iter: int = 3000, gtol: float = 1e-10) -> PolishResult:
+    r"""Run L-BFGS (:func:`scipy.optimize.minimize`, ``L-BFGS-B`` without bounds) on the MSE from ``theta``.
+
+    float64, exact gradients; stops after ``max_iter`` iterations, when the projected gradient is
+    below ``gtol``, or when the line search fails (typical at a kink of a ReLU loss, where the
+    gradient jumps). The loss never increases. Use :func:`critical_point_check` on the result to see
+    what was reached.
+    """
+    _relu_net(net)
+    th = check_finite_array("theta", theta)
+    if th.ndim != 1:
+        raise ValueError(f"theta must be one parameter vector (P,), got shape {th.shape}")
+    max_iter = check_int("max_iter", max_iter, 1)
+    gtol = check_real("gtol", gtol, 0.0)
+    X = net._X(X)
+
+    def fg(t):
+        val, g = net.gradient(t, X, y, return_loss=True)
+        return float(val), np.asarray(g, dtype=float)
+
+    res = optimize.minimize(fg, th.astype(float), jac=True, method="L-BFGS-B",
+                            options=dict(maxiter=max_iter, gtol=gtol, ftol=0.0, maxcor=30))
+    val, g = fg(res.x)
+    return PolishResult(res.x, val, float(np.linalg.norm(g)), int(res.nit), str(res.message))

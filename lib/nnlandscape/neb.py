@@ -50,6 +50,8 @@ __all__ = [
     "insert_images",
     "linear_path",
     "resample_path",
+    "band_profile",
+    "BandProfile",
     "neb_forces",
     "improved_tangents",
     "FIRE",
@@ -571,3 +573,72 @@ def refine_band(fun, result: NEBResult, *, n_new=1, segments=None, top=1, **kwar
     path = insert_images(result.images, segments, n_new)
     kwargs.setdefault("climb", result.climb)
     return nudged_elastic_band(fun, path[0], path[-1], len(path), initial_path=path, **kwargs)
+
+
+# --------------------------------------------------------------------------- dense profile
+@dataclass
+class BandProfile:
+    r"""The energy along the piecewise-linear band, sampled densely (see :func:`band_profile`).
+
+    s : (K,) arc length; energies : (K,); points : (K, D) the sampled points; segment : (K,) index
+    ``j`` of the segment :math:`[R_j, R_{j+1}]` each point lies on (the last point: ``N-2``);
+    at_image : (K,) bool, the point is an image.
+    """
+
+    s: np.ndarray
+    energies: np.ndarray
+    points: np.ndarray
+    segment: np.ndarray
+    at_image: np.ndarray
+
+    @property
+    def i_max(self) -> int:
+        """Index of the highest sampled point."""
+        return int(np.argmax(self.energies))
+
+    @property
+    def e_max(self) -> float:
+        """Highest energy sampled on the band (images and the points between them)."""
+        return float(self.energies.max())
+
+    @property
+    def s_max(self) -> float:
+        """Arc length of the highest sampled point."""
+        return float(self.s[self.i_max])
+
+    def first_reaching(self, level) -> float:
+        """Arc length of the first sampled point with energy >= ``level`` (NaN if none)."""
+        hit = np.flatnonzero(self.energies >= level)
+        return float(self.s[hit[0]]) if hit.size else float("nan")
+
+
+def band_profile(fun, images, per_segment=8, *, chunk=4096) -> BandProfile:
+    r"""The energy along the band *between* its images: the path is piecewise linear.
+
+    A relaxed band is a chain of images; the path it stands for is the polygon through them,
+    :math:`R(t) = (1-t)R_j + tR_{j+1}` on segment ``j``. Its energy is evaluated at ``per_segment``
+    equally spaced points of each segment (:math:`t = 0, 1/m, \dots, (m-1)/m`) plus the last image,
+    ``(N-1)*per_segment + 1`` points, the images among them exactly. The maximum of this profile is
+    the height of a continuous path (up to the sampling), hence an upper bound on the barrier of
+    the best path between the endpoints; the maximum over the images alone is not, when the
+    landscape rises between them. ``fun`` maps ``(K, D) -> (energies (K,), gradients (K, D))``
+    as in :func:`nudged_elastic_band` (only the energies are used; called in chunks of ``chunk``).
+    """
+    images = check_finite_array("images", images)
+    if images.ndim != 2 or len(images) < 2:
+        raise ValueError(f"images must have shape (N >= 2, D), got {images.shape}")
+    per_segment = check_int("per_segment", per_segment, 1)
+    chunk = check_int("chunk", chunk, 1)
+    n_seg = len(images) - 1
+    t = np.arange(per_segment) / per_segment
+    pts = (images[:-1, None, :] * (1.0 - t)[None, :, None] + images[1:, None, :] * t[None, :, None])
+    pts = np.concatenate([pts.reshape(n_seg * per_segment, -1), images[-1:]], axis=0)
+    seg = np.concatenate([np.repeat(np.arange(n_seg), per_segment), [n_seg - 1]])
+    at_image = np.zeros(len(pts), dtype=bool)
+    at_image[::per_segment] = True
+    pts[at_image] = images  # exactly the images (no rounding from the blend)
+    seg_len = np.linalg.norm(np.diff(images, axis=0), axis=1)
+    s0 = np.concatenate([[0.0], np.cumsum(seg_len)])
+    s = np.concatenate([(s0[:-1, None] + t[None, :] * seg_len[:, None]).ravel(), [s0[-1]]])
+    e = np.concatenate([_evaluate(fun, pts[i:i + chunk])[0] for i in range(0, len(pts), chunk)])
+    return BandProfile(s, e, pts, seg, at_image)
