@@ -239,3 +239,16 @@ def test_check_real_array_rejects_and_accepts():
     with pytest.raises(ValueError, match="integer"):
         check_int("depth", True, 1)
     assert check_int("depth", 3.0, 1) == 3
+
+
+def test_controls_preview_only_on_static_pages():
+    import ipywidgets as w
+
+    box = ex.controls_preview(traces, controls(), mode="static")
+    assert isinstance(box, w.VBox)
+    caption, row = box.children
+    assert "no Python kernel" in caption.value
+    assert [c.disabled for c in row.children] == [True, True, True]
+    assert [c.value for c in row.children] == [3, 1.0, 0.5]  # the defaults
+    live = ex.controls_preview(traces, controls(), mode="live")
+    assert not isinstance(live, w.Widget) and repr(live) == ""

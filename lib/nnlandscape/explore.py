@@ -50,6 +50,7 @@ __all__ = [
     "dropdown",
     "explore",
     "explore_mode",
+    "controls_preview",
     "StaticExplorer",
     "LiveExplorer",
     "MAX_GRID_POINTS",
@@ -531,6 +532,40 @@ def explore(
     if mode == "live":
         return LiveExplorer(func, controls, layout, continuous_update)
     return StaticExplorer(func, controls, layout, max_grid, max_values)
+
+
+class _NoOutput:
+    """Displays nothing (not even an empty output)."""
+
+    def _ipython_display_(self):
+        pass
+
+    def __repr__(self):
+        return ""
+
+
+def controls_preview(func, controls: Sequence[Control], *, caption: str | None = None, mode: str | None = None):
+    """The live explorer's ipywidgets controls, disabled, for a static page to show what a kernel offers.
+
+    In the static book (``mode`` ``"static"``) this returns a widget: ``caption`` (default: a sentence
+    saying that a static page has no Python kernel) above the disabled controls of
+    ``explore(func, controls, mode="live")``.  Run live, the explorer itself is on the page, so this
+    returns an object that displays nothing: a reader in Jupyter never sees a second, dead set of
+    controls.
+    """
+    controls = _check_controls(controls)
+    mode = check_choice("mode", mode or explore_mode(), ("static", "live"))
+    if mode == "live":
+        return _NoOutput()
+    import ipywidgets as widgets
+
+    live = LiveExplorer(func, controls, {}, continuous_update=False)
+    box = live.widget.children[0]
+    for control in box.children:
+        control.disabled = True
+    text = caption if caption is not None else (
+        "The controls of the live explorer, disabled here: a static page has no Python kernel behind it.")
+    return widgets.VBox([widgets.HTML(f"<em>{html.escape(text)}</em>"), box])
 
 
 if explore_mode() == "static":  # the book build: every plain figure renders offline, too
