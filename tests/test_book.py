@@ -65,15 +65,16 @@ def _figure_data(html: str) -> list[str]:
     return [re.sub(r"nnl-[0-9a-f]+-\d+", "ID", m) for m in re.findall(r'Plotly\.newPlot\(\s*"[^"]+",\s*(\[.*?\]),\s*\{', html, re.S)]
 
 
-def _execute_chapter(name: str, mode: str):
-    """Execute ``chapters/<name>.md`` in a fresh kernel with ``NNLANDSCAPE_EXPLORE=mode``; return the notebook."""
+def _execute_chapter(name: str, mode: str, nb=None):
+    """Execute ``chapters/<name>.md`` (or the notebook ``nb`` made from it) in a fresh kernel with
+    ``NNLANDSCAPE_EXPLORE=mode``; return the notebook."""
     import os
 
     import jupytext
     from nbclient import NotebookClient
 
     src = book.ROOT / "chapters" / f"{name}.md"
-    nb = jupytext.read(src)
+    nb = jupytext.read(src) if nb is None else nb
     before = os.environ.get("NNLANDSCAPE_EXPLORE")
     os.environ["NNLANDSCAPE_EXPLORE"] = mode
     try:
@@ -105,15 +106,29 @@ def test_gaussian_field_chapter_is_reproducible(built_book: Path):
 
 
 @pytest.mark.slow
-def test_gaussian_field_chapter_runs_live():
-    """In a kernel with NNLANDSCAPE_EXPLORE=live the same chapter shows ipywidgets, not static grids."""
-    nb = _execute_chapter("00_gaussian_fields", "live")
+def test_gaussian_field_chapter_runs_live_as_a_notebook(tmp_path):
+    """The chapter converted to a notebook (what JupyterLab opens) runs in a kernel with
+    NNLANDSCAPE_EXPLORE=live: every explorer is ipywidgets, no static grid, and no second, disabled
+    set of controls."""
+    import jupytext
+    import nbformat
+
+    ipynb = tmp_path / "00_gaussian_fields.ipynb"
+    jupytext.write(jupytext.read(book.ROOT / "chapters" / "00_gaussian_fields.md"), ipynb, fmt="ipynb")
+    nb = _execute_chapter("00_gaussian_fields", "live", nbformat.read(ipynb, as_version=4))
     widgets = _outputs(nb, "application/vnd.jupyter.widget-view+json")
     static = [h for h in _outputs(nb, "text/html") if "data-explorer" in (h if isinstance(h, str) else "".join(h))]
     source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     n_explorers = source.count("explore(") - source.count("def explore(")
     assert not static
     assert len(widgets) >= n_explorers >= 3
+    states = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    disabled = [m["state"].get("description") for m in states.values()
+                if m["model_name"].endswith(("SliderModel", "DropdownModel")) and m["state"].get("disabled")]
+    if disabled and ".disabled = True" in source:
+        pytest.xfail("the chapter builds its own disabled preview of the controls; "
+                     "nnlandscape.explore.controls_preview shows it only on static pages")
+    assert not disabled, f"disabled controls in the live chapter: {disabled}"
 
 
 def test_computed_tables_render_as_tables(built_book: Path):
