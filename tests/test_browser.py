@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_book import toc_pages  # noqa: E402
+from test_book import known_defect, toc_pages  # noqa: E402
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
 
@@ -156,9 +156,11 @@ def test_page_renders_offline(browser, server, page_path):
     assert all(f["drawn"] for f in state["figures"]), state["figures"]
     if state["mathNodes"]:
         assert state["typeset"] > 0, state
-    assert not state["rawMath"], f"TeX left in the rendered text: {state['rawMath']}"
     if state["widgetViews"]:
         assert state["widgetState"] == 1 and state["widgetsRendered"] >= state["widgetViews"], state
+    if state["rawMath"] and known_defect(page_path):
+        pytest.xfail(known_defect(page_path))
+    assert not state["rawMath"], f"TeX left in the rendered text: {state['rawMath']}"
 
 
 VISIBLE = """id => { const gd = document.getElementById(id);
