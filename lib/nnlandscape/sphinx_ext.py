@@ -98,13 +98,16 @@ def _drop_doubled_word(app, doctree, docname):
         if not re.match(r"Exercise\s", ref.astext()):
             continue
         parent = ref.parent
-        i = parent.index(ref)
-        if i == 0 or not isinstance(parent[i - 1], nodes.Text):
+        i = parent.index(ref) - 1
+        # a soft line break between the word and the reference is a Text node of its own
+        while i >= 0 and isinstance(parent[i], nodes.Text) and not str(parent[i]).strip():
+            i -= 1
+        if i < 0 or not isinstance(parent[i], nodes.Text):
             continue
-        text = str(parent[i - 1])
+        text = str(parent[i]) + " "
         m = _LEAD_WORD.search(text)
         if m:
-            parent[i - 1] = nodes.Text(text[: m.start()])
+            parent[i] = nodes.Text(text[: m.start()])
 
 
 # --- bibliography labels --------------------------------------------------------------------------
