@@ -53,10 +53,13 @@ def server(built_book: Path, request):
     httpd, url = serve(built_book)
     yield url
     httpd.shutdown()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        for line in report_lines():
-            reporter.write_line(line)
+    # printed past pytest's output capture (shown without -s); never asserted
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            print("\n".join(report_lines()))
+    else:
+        print("\n".join(report_lines()))
 
 
 def report_lines() -> list[str]:
