@@ -67,7 +67,7 @@ def main():
     t0 = time.perf_counter()
     static = explore(traces, controls, mode="static")
     html = static.to_html()
-    print(f"Static explorer: {len(static.figure.data)} traces over a {static.shape} grid built in "
+    print(f"Static explorer: {static.ntraces} traces (data of {len(static.sets)} grid points swapped in) over a {static.shape} grid built in "
           f"{time.perf_counter() - t0:.2f} s, {len(html) / 1024:.0f} KiB of HTML")
 
 

@@ -48,15 +48,85 @@ def test_live_widgets_match_spec():
     assert list(e.controls["shift"].options) == [("0", 0.0), ("0.5", 0.5), ("1.5", 1.5)]
 
 
-def test_static_trace_count_and_initial_visibility():
+def test_static_figure_holds_one_trace_per_curve():
     e = ex.explore(traces, controls(), mode="static")
     assert isinstance(e, ex.StaticExplorer)
     assert e.shape == (4, 2, 3) and e.ntraces == 2
-    assert len(e.figure.data) == 4 * 2 * 3 * 2
-    visible = [i for i, t in enumerate(e.figure.data) if t.visible]
+    assert len(e.figure.data) == 2 and len(e.sets) == 4 * 2 * 3
     k0 = e.grid_index(k=3, a=1.0, shift=0.5)
-    assert k0 == (2 * 2 + 0) * 3 + 1
-    assert visible == [2 * k0, 2 * k0 + 1]
+    assert k0 == (2 * 2 + 0) * 3 + 1 == e.initial
+    np.testing.assert_allclose(e.figure.data[0].y, np.sin(3 * X) + 0.5, rtol=1e-6, atol=1e-6)
+
+
+def _decode(v):
+    """A plotly base64 typed-array spec (or a plain list) as a numpy array."""
+    import base64
+
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype={"f4": np.float32, "f8": np.float64}[v["dtype"]])
+    return np.asarray(v)
+
+
+def _merge(a, b):
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and "bdata" not in v and "bdata" not in out[k]:
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def test_page_data_rebuild_every_grid_point():
+    """What the page's script merges (shared attributes + this grid point's) is the function there,
+    and what is the same everywhere (names, styles, x spacing) is stored once."""
+    e = STATIC
+    spec = json.loads(re.search(r"var spec = (\{.*?\});\n", e.to_html()).group(1))
+    assert len(spec["grid"]) == 24 and all(len(s) == 2 for s in spec["grid"])
+    assert spec["base"][0]["name"] == "sin" and spec["base"][0]["mode"] == "lines" and spec["base"][1]["name"] == "cos"
+    assert all("name" not in s[0] and "x0" not in s[0] for s in spec["grid"])  # stored once
+    for k_i, k in enumerate([1, 2, 3, 4]):
+        for a_i, a in enumerate([1.0, 2.0]):
+            for s_i, shift in enumerate([0.0, 0.5, 1.5]):
+                flat = (k_i * 2 + a_i) * 3 + s_i
+                t0 = _merge(spec["base"][0], spec["grid"][flat][0])
+                t1 = _merge(spec["base"][1], spec["grid"][flat][1])
+                np.testing.assert_allclose(_decode(t0["y"]), a * np.sin(k * X) + shift, rtol=1e-6, atol=1e-6)
+                np.testing.assert_allclose(_decode(t1["y"]), np.cos(k * X), rtol=1e-6, atol=1e-6)
+                assert t0["x0"] == 0.0 and t0["dx"] == pytest.approx(X[1] - X[0])
+
+
+def test_varying_style_and_missing_keys_are_per_grid_point():
+    def f(k):
+        t = dict(x=X, y=k * X, name=f"k={k}", line=dict(width=2, color="red" if k == 1 else "blue"))
+        if k == 2:
+            t["marker"] = dict(size=3)
+        return [t]
+
+    e = ex.explore(f, [ex.slider("k", [1, 2])], mode="static")
+    assert e._base[0]["line"] == {"width": 2}
+    assert e._grid[0][0]["line"] == {"color": "red"} and e._grid[1][0]["line"] == {"color": "blue"}
+    assert "marker" not in e._grid[0][0] and e._grid[1][0]["marker"] == {"size": 3}
+    assert e._grid[0][0]["name"] == "k=1"
+
+
+def test_drop_downs_sit_side_by_side_above_the_layout():
+    long = ex.dropdown("regime", {"a rather long option label number one": 1, "b": 2}, label="regime")
+    e = ex.explore(lambda regime, u: [dict(x=X, y=X * regime)], [long, ex.dropdown("u", [0, 1])],
+                   mode="static", layout=dict(margin=dict(t=60), legend=dict(orientation="h", y=1.2)))
+    m0, m1 = e.figure.layout.updatemenus
+    w0 = ex._menu_width_estimate(e.spec[0])
+    # the second menu starts after the first one's estimated width (the page re-measures) ...
+    assert m1.x * 640 >= w0 or m1.y < m0.y
+    # ... and both sit above the author's own top margin (where the legend is)
+    plot = 340
+    assert all((m.y - 1) * plot >= 60 for m in (m0, m1))
+    assert e.figure.layout.margin.t >= 60 + 34
+
+
+def test_print_note_names_the_default_setting():
+    h = STATIC.to_html()
+    assert 'class="nnl-print-note"' in h and "k = 3" in h and "a = one" in h and "shift = 0.5" in h
 
 
 @settings(max_examples=30, deadline=None)
@@ -77,9 +147,9 @@ STATIC = ex.explore(traces, controls(), mode="static")
 def test_static_control_mapping_in_post_script():
     e = STATIC
     html = e.to_html()
-    spec = json.loads(re.search(r"var spec = (\{.*?\});", html).group(1))
+    spec = json.loads(re.search(r"var spec = (\{.*?\});\n", html).group(1))
     assert spec["order"] == [["s", 0], ["m", 0], ["s", 1]]
-    assert spec["shape"] == [4, 2, 3] and spec["ntraces"] == 2 and spec["total"] == 48
+    assert spec["shape"] == [4, 2, 3] and spec["ntraces"] == 2 and len(spec["grid"]) == 24
     assert spec["initial"] == e.grid_index(k=3, a=1.0, shift=0.5)
     sliders, menus = e.figure.layout.sliders, e.figure.layout.updatemenus
     assert [s.name for s in sliders] == ["k", "shift"] and [m.name for m in menus] == ["a"]
@@ -169,3 +239,16 @@ def test_check_real_array_rejects_and_accepts():
     with pytest.raises(ValueError, match="integer"):
         check_int("depth", True, 1)
     assert check_int("depth", 3.0, 1) == 3
+
+
+def test_controls_preview_only_on_static_pages():
+    import ipywidgets as w
+
+    box = ex.controls_preview(traces, controls(), mode="static")
+    assert isinstance(box, w.VBox)
+    caption, row = box.children
+    assert "no Python kernel" in caption.value
+    assert [c.disabled for c in row.children] == [True, True, True]
+    assert [c.value for c in row.children] == [3, 1.0, 0.5]  # the defaults
+    live = ex.controls_preview(traces, controls(), mode="live")
+    assert not isinstance(live, w.Widget) and repr(live) == ""

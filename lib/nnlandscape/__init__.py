@@ -7,7 +7,7 @@ Modules (one concept each):
 - :mod:`nnlandscape.random_nets` -- samples of finite random MLPs on the sphere;
 - :mod:`nnlandscape.nets` -- the batched network engine (many small MLPs at once), with
   :mod:`~nnlandscape.optim` (batched optimisers), :mod:`~nnlandscape.symmetries` (rescalings,
-  permutations, canonical forms) and :mod:`~nnlandscape.progress`;
+  permutations, canonical forms) and :mod:`~nnlandscape.progress` (tqdm progress bars);
 - :mod:`nnlandscape.replica`, :mod:`nnlandscape.parisi` -- replica theory of spherical mixed models;
 - :mod:`nnlandscape.input_landscape`, :mod:`nnlandscape.sphere_mc` -- fixed random networks as
   functions of their input; Monte Carlo and descent on the sphere;

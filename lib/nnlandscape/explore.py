@@ -16,10 +16,12 @@ Every call must return the same number of traces.
 * **live** (a Jupyter kernel with a widget front end): ipywidgets controls; moving one recomputes
   ``traces_fn`` and updates the plotly figure in place (:class:`LiveExplorer`).
 * **static** (the HTML book, no kernel): ``traces_fn`` is evaluated over the whole parameter grid at
-  build time and embedded as one plotly figure with one trace set per grid point, stored as float32.
-  plotly's sliders and drop-downs are one-dimensional, so their steps do nothing themselves
-  (``method="skip"``) and a short post-script maps the combined control state to the visible trace
-  set (:class:`StaticExplorer`).
+  build time; the page holds one plotly figure with the traces of the default setting and, beside
+  it, what differs between grid points (float32 data as base64).  plotly's sliders and drop-downs are
+  one-dimensional, so their steps do nothing themselves (``method="skip"``) and a short post-script
+  maps the combined control state to a grid point and swaps its data into the same traces
+  (``Plotly.react``): a click redraws a few curves, however large the grid (:class:`StaticExplorer`).
+  Drop-downs are laid out side by side from their measured widths.
 
 The mode is chosen for the author: the environment variable ``NNLANDSCAPE_EXPLORE`` (``static`` or
 ``live``; the book build sets ``static``), else ``live`` inside an IPython kernel and ``static``
@@ -27,6 +29,7 @@ elsewhere.  The chapter source is the same in both.
 """
 from __future__ import annotations
 
+import html
 import json
 import math
 import numbers
@@ -37,6 +40,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from . import display
 from ._checks import check_choice, check_int
@@ -46,6 +50,7 @@ __all__ = [
     "dropdown",
     "explore",
     "explore_mode",
+    "controls_preview",
     "StaticExplorer",
     "LiveExplorer",
     "MAX_GRID_POINTS",
@@ -259,31 +264,131 @@ _POST_SCRIPT = """
 (function () {
   var gd = document.getElementById('{plot_id}');
   var spec = %s;
-  function update() {
+  var ROW = %d, GAP = %d;
+  function merge(a, b) {
+    var o = {}, k;
+    for (k in a) { o[k] = a[k]; }
+    for (k in b) {
+      var v = b[k], w = o[k];
+      o[k] = (v && w && typeof v === 'object' && typeof w === 'object' && !Array.isArray(v) &&
+              !('bdata' in v) && !('bdata' in w)) ? merge(w, v) : v;
+    }
+    return o;
+  }
+  function flatIndex() {
     var L = gd.layout, flat = 0;
     for (var i = 0; i < spec.order.length; i++) {
       var c = spec.order[i], a;
       if (c[0] === 's') { a = L.sliders[c[1]].active; } else { a = L.updatemenus[c[1]].active; }
       flat = flat * spec.shape[i] + (a || 0);
     }
-    var vis = new Array(spec.total);
-    for (var j = 0; j < spec.total; j++) { vis[j] = Math.floor(j / spec.ntraces) === flat; }
+    return flat;
+  }
+  // one trace per curve: a change swaps the traces' data for those of the selected grid point
+  function update() {
+    var flat = flatIndex(), set = spec.grid[flat], data = [];
+    for (var j = 0; j < spec.base.length; j++) {
+      var t = merge(spec.base[j], set[j]), old = gd.data[j];
+      if (old && old.visible === 'legendonly' && !('visible' in set[j])) { t.visible = 'legendonly'; }
+      data.push(t);
+    }
     gd.setAttribute('data-grid-index', flat);
-    Plotly.restyle(gd, {visible: vis});
+    return Plotly.react(gd, data, gd.layout).then(function () { gd.setAttribute('data-drawn-index', flat); });
+  }
+  // drop-downs side by side from their measured widths, wrapping into rows above the plot
+  var laying = false;
+  function layoutMenus() {
+    var heads = gd.querySelectorAll('.updatemenu-header-group'), fl = gd._fullLayout;
+    if (laying || !heads.length || !fl || !fl._size) { return; }
+    var avail = fl.width - fl._size.l - 8, x = 0, row = 0, xs = [], rows = [];
+    for (var i = 0; i < heads.length; i++) {
+      var w = heads[i].getBoundingClientRect().width;
+      if (x > 0 && x + w > avail) { row += 1; x = 0; }
+      xs.push(x); rows.push(row); x += w + GAP;
+    }
+    // what the layout itself puts above the plot (a legend, a title) keeps its place: menus go above it
+    var plotTop = gd.getBoundingClientRect().top + fl._size.t, used = spec.top0;
+    gd.querySelectorAll('.legend, .gtitle, .annotation').forEach(function (el) {
+      var r = el.getBoundingClientRect();
+      if (r.height > 0 && r.top < plotTop) { used = Math.max(used, plotTop - r.top + 4); }
+    });
+    var top = Math.ceil(used + (row + 1) * ROW + 8), upd = {}, changed = Math.abs(top - fl.margin.t) > 0.5;
+    for (var m = 0; m < heads.length; m++) {
+      var mx = xs[m] / fl._size.w, my = 1 + (top - 4 - rows[m] * ROW) / spec.plotH;
+      if (Math.abs(mx - fl.updatemenus[m].x) > 1e-3 || Math.abs(my - fl.updatemenus[m].y) > 1e-3) { changed = true; }
+      upd['updatemenus[' + m + '].x'] = mx; upd['updatemenus[' + m + '].y'] = my;
+    }
+    if (!changed) { gd.setAttribute('data-menus-laid-out', '1'); return; }
+    upd['margin.t'] = top; upd.height = spec.plotH + top + fl.margin.b;
+    laying = true;
+    Plotly.relayout(gd, upd).then(function () { laying = false; gd.setAttribute('data-menus-laid-out', '1'); });
   }
   gd.on('plotly_sliderchange', function () { setTimeout(update, 0); });
   gd.on('plotly_buttonclicked', function () { setTimeout(update, 0); });
+  gd.on('plotly_afterplot', function () { if (!laying) { setTimeout(layoutMenus, 0); } });
   gd.setAttribute('data-explorer', 'static');
   gd.setAttribute('data-grid-index', spec.initial);
+  gd.setAttribute('data-drawn-index', spec.initial);
+  layoutMenus();
 })();
 """
+_MENU_ROW_PX = 34  # height of one row of drop-downs
+_MENU_GAP_PX = 12  # horizontal gap between drop-downs
+_PRINT_NOTE = ('<p class="nnl-print-note">Interactive figure, shown at its default setting: {what}. '
+               'In the HTML book or in Jupyter its controls recompute it.</p>')
+
+
+def _leaves(d: dict, prefix=()):
+    """Flatten a plotly trace dict into ``(path, value)`` leaves (arrays and typed-array specs are leaves)."""
+    for k, v in d.items():
+        if isinstance(v, dict) and v and "bdata" not in v:
+            yield from _leaves(v, prefix + (k,))
+        else:
+            yield prefix + (k,), v
+
+
+def _nest(leaves) -> dict:
+    out: dict = {}
+    for path, v in leaves:
+        d = out
+        for k in path[:-1]:
+            d = d.setdefault(k, {})
+        d[path[-1]] = v
+    return out
+
+
+def _split_static(sets_json: list[list[dict]]):
+    """Per trace position: the attributes equal at every grid point (``base``) and, per grid point,
+    the ones that differ (``grid[k][j]``)."""
+    ntraces = len(sets_json[0])
+    base, varying = [], [[None] * ntraces for _ in sets_json]
+    for j in range(ntraces):
+        per_point = [dict((p, json.dumps(v, sort_keys=True)) for p, v in _leaves(s[j])) for s in sets_json]
+        raw = [dict(_leaves(s[j])) for s in sets_json]
+        common = set(per_point[0])
+        for pp in per_point[1:]:
+            common &= set(pp)
+        same = {p for p in common if all(pp[p] == per_point[0][p] for pp in per_point)}
+        same.discard(("type",))
+        base.append(_nest([(p, raw[0][p]) for p in sorted(same)] + [(("type",), raw[0][("type",)])]))
+        for k, r in enumerate(raw):
+            varying[k][j] = _nest([(p, v) for p, v in r.items() if p not in same and p != ("type",)])
+    return base, varying
+
+
+def _menu_width_estimate(c: Control) -> float:
+    """Pixels of a plotly drop-down header (the page measures the real width and lays out again)."""
+    return 7.5 * max(len(f"{c.label}: {lab}") for lab in c.labels) + 40
 
 
 class StaticExplorer:
-    """The whole parameter grid precomputed into one plotly figure (see the module docstring).
+    """The whole parameter grid precomputed for one plotly figure (see the module docstring).
 
-    Grid point ``(i_1, ..., i_k)`` (``i_j`` the index of control ``j``'s value) has flat index
-    ``((i_1 * n_2 + i_2) * n_3 + ...)`` and owns traces ``flat * ntraces ... flat * ntraces + ntraces - 1``.
+    The figure holds one trace per curve (those of the default grid point); the data of every grid
+    point are stored beside it, and a control change swaps them in (``Plotly.react``), so a click
+    costs the redraw of a few curves however large the grid.  Grid point ``(i_1, ..., i_k)``
+    (``i_j`` the index of control ``j``'s value) has flat index ``((i_1 * n_2 + i_2) * n_3 + ...)``.
+    ``sets[flat]`` are its traces (plotly objects, float32 data).
     """
 
     def __init__(self, func, controls, layout, max_grid=MAX_GRID_POINTS, max_values=MAX_VALUES):
@@ -314,23 +419,34 @@ class StaticExplorer:
         self.ntraces = len(sets[0])
         self.n_values = n_values
         self.initial = int(np.ravel_multi_index([c.default_index for c in controls], self.shape))
-        data = []
-        for flat, traces in enumerate(sets):
-            for t in traces:
-                trace = _make_trace(t, float32=True)
-                trace.visible = flat == self.initial
-                data.append(trace)
-        self.figure = go.Figure(data=data, layout=layout)
+        self.sets = [[_make_trace(t, float32=True) for t in traces] for traces in sets]
+        # plotly's own JSON encoding (float32 arrays as base64 typed-array specs), one pass for all
+        flat = [t for traces in self.sets for t in traces]
+        data = json.loads(pio.to_json(go.Figure(data=flat), validate=False))["data"]
+        sets_json = [data[k * self.ntraces:(k + 1) * self.ntraces] for k in range(n_grid)]
+        self._base, self._grid = _split_static(sets_json)
+        self.figure = go.Figure(data=list(self.sets[self.initial]), layout=layout)
         self._add_controls()
 
     def _add_controls(self):
-        """Sliders stacked under the plot (first on top), drop-downs above it, sized in pixels."""
+        """Sliders stacked under the plot (first on top), drop-downs in a band above everything the
+        layout puts above the plot; the page lays the drop-downs out again from their measured widths."""
         fig = self.figure
         n_sl = sum(c.kind == "slider" for c in self.spec)
-        has_menus = any(c.kind == "dropdown" for c in self.spec)
-        top = 100 if has_menus else (fig.layout.margin.t if fig.layout.margin.t is not None else 50)
+        menus_spec = [c for c in self.spec if c.kind == "dropdown"]
+        top0 = fig.layout.margin.t if fig.layout.margin.t is not None else (30 if menus_spec else 50)
+        rows, x, xs, rws = 0, 0.0, [], []
+        for c in menus_spec:  # first guess for a 640 px wide plot
+            w = _menu_width_estimate(c)
+            if x > 0 and x + w > 640:
+                rows, x = rows + 1, 0.0
+            xs.append(x)
+            rws.append(rows)
+            x += w + _MENU_GAP_PX
+        top = top0 + (rows + 1) * _MENU_ROW_PX + 8 if menus_spec else top0
         bottom = 70 + 95 * n_sl
         plot_px = fig.layout.height or 340  # height of the plotting area itself
+        self._top0, self._plot_px = top0, plot_px
         sliders, menus, order = [], [], []
         for c in self.spec:
             if c.kind == "slider":
@@ -348,8 +464,9 @@ class StaticExplorer:
                 k = len(menus)
                 order.append(["m", k])
                 menus.append(dict(
-                    type="dropdown", active=c.default_index, x=0.3 * k, xanchor="left",
-                    y=1.0 + 40 / plot_px, yanchor="bottom", showactive=True, name=c.name,
+                    type="dropdown", active=c.default_index, x=xs[k] / 640, xanchor="left",
+                    y=1.0 + (top - 4 - rws[k] * _MENU_ROW_PX) / plot_px, yanchor="top", showactive=True,
+                    name=c.name, pad=dict(t=0, b=0, l=0, r=0),
                     buttons=[dict(method="skip", label=f"{c.label}: {lab}", args=[None]) for lab in c.labels],
                 ))
         self._order = order
@@ -358,9 +475,10 @@ class StaticExplorer:
 
     @property
     def post_script(self) -> str:
-        spec = dict(order=self._order, shape=list(self.shape), ntraces=self.ntraces,
-                    total=self.ntraces * math.prod(self.shape), initial=self.initial)
-        return _POST_SCRIPT % json.dumps(spec)
+        spec = dict(order=self._order, shape=list(self.shape), ntraces=self.ntraces, initial=self.initial,
+                    base=self._base, grid=self._grid, top0=self._top0, plotH=self._plot_px)
+        blob = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")  # safe inside <script>
+        return _POST_SCRIPT % (blob, _MENU_ROW_PX, _MENU_GAP_PX)
 
     def grid_index(self, **params) -> int:
         """Flat grid index of ``params`` (every control named)."""
@@ -369,11 +487,11 @@ class StaticExplorer:
 
     def visible_traces(self, **params) -> list:
         """The traces shown at ``params`` (what the page shows after the controls are set there)."""
-        k = self.grid_index(**params)
-        return list(self.figure.data[k * self.ntraces:(k + 1) * self.ntraces])
+        return list(self.sets[self.grid_index(**params)])
 
     def to_html(self) -> str:
-        return display.figure_html(self.figure, post_script=self.post_script)
+        what = ", ".join(f"{c.label} = {c.labels[c.default_index]}" for c in self.spec)
+        return _PRINT_NOTE.format(what=html.escape(what)) + display.figure_html(self.figure, post_script=self.post_script)
 
     def _repr_html_(self):
         return self.to_html()
@@ -414,6 +532,40 @@ def explore(
     if mode == "live":
         return LiveExplorer(func, controls, layout, continuous_update)
     return StaticExplorer(func, controls, layout, max_grid, max_values)
+
+
+class _NoOutput:
+    """Displays nothing (not even an empty output)."""
+
+    def _ipython_display_(self):
+        pass
+
+    def __repr__(self):
+        return ""
+
+
+def controls_preview(func, controls: Sequence[Control], *, caption: str | None = None, mode: str | None = None):
+    """The live explorer's ipywidgets controls, disabled, for a static page to show what a kernel offers.
+
+    In the static book (``mode`` ``"static"``) this returns a widget: ``caption`` (default: a sentence
+    saying that a static page has no Python kernel) above the disabled controls of
+    ``explore(func, controls, mode="live")``.  Run live, the explorer itself is on the page, so this
+    returns an object that displays nothing: a reader in Jupyter never sees a second, dead set of
+    controls.
+    """
+    controls = _check_controls(controls)
+    mode = check_choice("mode", mode or explore_mode(), ("static", "live"))
+    if mode == "live":
+        return _NoOutput()
+    import ipywidgets as widgets
+
+    live = LiveExplorer(func, controls, {}, continuous_update=False)
+    box = live.widget.children[0]
+    for control in box.children:
+        control.disabled = True
+    text = caption if caption is not None else (
+        "The controls of the live explorer, disabled here: a static page has no Python kernel behind it.")
+    return widgets.VBox([widgets.HTML(f"<em>{html.escape(text)}</em>"), box])
 
 
 if explore_mode() == "static":  # the book build: every plain figure renders offline, too
