@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_book import known_defect, toc_pages  # noqa: E402
+from test_book import toc_pages  # noqa: E402
 
 pytestmark = [pytest.mark.book, pytest.mark.browser]
 
@@ -161,8 +161,6 @@ def test_page_renders_offline(browser, server, page_path):
         assert state["typeset"] > 0, state
     if state["widgetViews"]:
         assert state["widgetState"] == 1 and state["widgetsRendered"] >= state["widgetViews"], state
-    if state["rawMath"] and known_defect(page_path):
-        pytest.xfail(known_defect(page_path))
     assert not state["rawMath"], f"TeX left in the rendered text: {state['rawMath']}"
 
 
