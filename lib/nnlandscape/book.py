@@ -114,6 +114,7 @@ def toc_pages(root: Path = ROOT) -> list[str]:
     """The pages of ``_toc.yml`` in reading order (root first)."""
     import yaml
 
+    root = _check_root(root)
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     pages = [toc["root"]]
     for part in toc.get("parts", []):
@@ -196,6 +197,11 @@ def pdf(root: Path = ROOT, out: Path | None = None, solutions: bool = False, tim
 
     from playwright.sync_api import sync_playwright
 
+    from ._checks import check_bool, check_real
+
+    root = _check_root(root)
+    solutions = check_bool("solutions", solutions)
+    timeout_s = check_real("timeout_s", timeout_s, 0.0, low_open=True)
     html_dir = root / "_build" / "html"
     if not (html_dir / "index.html").is_file():
         raise RuntimeError("no built book in _build/html: run python -m nnlandscape.book build")
