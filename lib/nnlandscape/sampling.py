@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_int, check_real
+from ._checks import check_finite_array, check_int, check_real
 from .progress import ProgressBar
 
 __all__ = [
@@ -331,9 +331,11 @@ def effective_sample_size(x):
     :math:`\tau = 1 + 2\sum_{t\ge1}\rho_t`, summed with Geyer's initial positive sequence
     (pairs :math:`\rho_{2m}+\rho_{2m+1}` while positive; Geyer 1992). Returns ``(C,)``.
     """
-    x = np.asarray(x, dtype=float)
+    x = check_finite_array("x", x)
     if x.ndim == 1:
         x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (S,) or (S, C); got shape {x.shape}")
     S = x.shape[0]
     if S < 4:
         raise ValueError(f"x must have at least 4 rows (steps); got {S}")

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_finite_array, check_int
 from .progress import ProgressBar
 from .sampling import Geometry, _check_T, _check_step, _check_w0, _evaluate, hmc, leapfrog
 
@@ -203,8 +203,13 @@ def replica_energy_grad(fun, W, gamma, *, blocks=1):
     scalar or one coupling per system. Returns
     ``(E, grad, centre)`` with shapes ``(C,)``, ``(C, y, N)``, ``(C, N)``.
     """
-    W = np.asarray(W, dtype=float)
+    W = check_finite_array("W", W)
+    if W.ndim != 3:
+        raise ValueError(f"W must have shape (C, y, N); got shape {W.shape}")
     C, y, N = W.shape
+    blocks = check_int("blocks", blocks, 1, N)
+    if N % blocks:
+        raise ValueError(f"blocks={blocks} must divide N={N}")
     gamma = _check_gamma(gamma, C)
     U, G = fun(W.reshape(C * y, N))
     U = np.asarray(U, float).reshape(C, y)
