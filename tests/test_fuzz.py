@@ -133,7 +133,17 @@ def _valid_table():
         "options": lambda: ["a", "b"], "func": lambda: (lambda a: {"x": [0.0, a]}),
         "controls": lambda: [_slider()], "layout": lambda: None, "root": lambda: nnlandscape.book.ROOT,
         "success_": None, "smooth_net": lambda: smooth,
+        # modules that arrived later (gate, perceptron, committee, spectra, sampling, ...)
+        "h": lambda: 0.5, "beta": lambda: 1.0, "P": lambda: 5, "alpha": lambda: 0.5, "K": lambda: 2,
+        "architecture": lambda: (3,), "gamma": lambda: 0.5, "eps": lambda: 0.1, "n_leapfrog": lambda: 2,
+        "n_moves": lambda: 3, "step": lambda: 0.1, "w": lambda: np.ones((2, 3)), "p": lambda: np.ones((2, 3)),
+        "v": lambda: np.full((2, 3), 0.5), "H": lambda: _sym_matrix(), "V": lambda: np.eye(3),
+        "eigenvalues": lambda: np.array([-1.0, 0.0, 0.5, 2.0]),
     }
+
+
+def _sym_matrix():
+    return np.array([[2.0, 0.5, 0.0, 0.0], [0.5, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1e-9]])
 
 
 def _quadratic(x):
@@ -169,12 +179,55 @@ def _overrides():
     th_s = smooth.init(1, seed=1)[0]
     relu = MLP([2, 3, 1], "relu")
     th_r, th_r2 = relu.init(2, seed=1)
-    return {
+    from nnlandscape import sphere_fields
+    from nnlandscape.binary_tasks import make_task
+    from nnlandscape.committee import TreeCommittee, committee_data
+    from nnlandscape.nets import ESPMLP
+    from nnlandscape.sampling import Geometry
+
+    Xc, yc = committee_data(8, 2, 1.0, seed=0)
+    cm = TreeCommittee(Xc, yc, 2)
+    w8 = np.cos(np.arange(16.0)).reshape(2, 8) * 1.5
+    chains = {"fun": cm, "w0": w8, "T": 0.5, "step": 0.1, "n_leapfrog": 2, "n_moves": 3}
+    esp = ESPMLP([2, 3, 1])
+    th_e = esp.init(1, seed=1)[0]
+    mesh = sphere_fields.sphere_mesh(100)
+    pl = sphere_fields.network_field("leaky_relu", 1, 3, 2, sigma_w2=2.0, sigma_b2=0.5, seed=0)
+    esp_over = {f"nnlandscape.nets.ESPMLP.{m}": {"theta": th_e}
+                for m in ("forward", "gauss_newton", "gradient", "hessian", "hessian_eigh", "loss", "unpack",
+                          "unpack_beta")}
+    esp_over["nnlandscape.nets.ESPMLP.hvp"] = {"theta": th_e, "v": np.ones(esp.n_params)}
+    return esp_over | {
+        "nnlandscape.binary_tasks.make_task": {"name": "linear", "n": 40},
+        "nnlandscape.binary_tasks.run_protocol": {"task": make_task("linear", n=40), "net": MLP([2, 3, 1], "relu"),
+                                                  "seeds": 1, "checkpoints": (0, 5), "hessian": False},
+        "nnlandscape.committee.committee_data": {"N": 8, "K": 2, "alpha": 1.0},
+        "nnlandscape.committee.TreeCommittee": {"X": Xc, "y": yc, "K": 2},
+        "nnlandscape.sampling.hmc": dict(chains),
+        "nnlandscape.sampling.rwm": {k: v for k, v in chains.items() if k != "n_leapfrog"},
+        "nnlandscape.sampling.leapfrog": {"fun": cm, "w": w8, "p": np.full((2, 8), 0.1), "step": np.full(2, 0.1),
+                                          "n_leapfrog": 2, "geometry": Geometry(8)},
+        "nnlandscape.sampling.effective_sample_size": {"x": np.sin(0.7 * np.arange(200.0)).reshape(100, 2)},
+        "nnlandscape.solution_paths.geodesic": {"wa": w8, "wb": -w8, "n_points": 5},
+        "nnlandscape.solution_paths.double_ratchet": {"fun": cm, "wa": w8, "wb": -w8, "T": 0.5, "k": 1.0,
+                                                      "step": 0.1, "n_leapfrog": 2, "n_moves": 3},
+        "nnlandscape.solution_paths.replica_energy_grad": {"fun": cm, "W": np.stack([w8, -w8, w8[::-1]], 1),
+                                                           "gamma": 0.5},
+        "nnlandscape.solution_paths.coupled_replicas": {"fun": cm, "W0": np.stack([w8, -w8, w8[::-1]], 1),
+                                                        "gamma": 0.5, "T": 0.5, "step": 0.1, "n_leapfrog": 2,
+                                                        "n_moves": 3},
+        "nnlandscape.sphere_fields.persistence_pairs": {"values": mesh.vertices[:, 0] + 0.3 * mesh.vertices[:, 1] ** 2,
+                                                        "mesh": mesh},
+        "nnlandscape.sphere_fields.pl_critical_points": {"weights": [[0.0, 0.0, 1.0]], "biases": [0.0],
+                                                         "out": [-1.0], "slopes": (1.0, -1.0),
+                                                         "linear": [0.3, 0.0, 0.0]},
+        "nnlandscape.sphere_fields.network_pl_critical_points": {"field": pl},
         "nnlandscape.input_landscape.MLPBatch.__call__": {"X": Xb},
         "nnlandscape.input_landscape.MLPBatch.hidden": {"X": Xb},
         "nnlandscape.input_landscape.MLPBatch.value_and_grad": {"X": Xb},
         "nnlandscape.input_landscape.uniform_sphere": {"shape": (2,), "N": 3, "rng": np.random.default_rng(0)},
-        "nnlandscape.random_nets.RandomMLP.__call__": {"x": np.ones((2, 3))},
+        "nnlandscape.random_nets.RandomMLP.__call__": {"x": np.ones((2, 3)), "X": np.ones((2, 3))},
+        "nnlandscape.random_nets.RandomMLP.hidden": {"X": np.ones((2, 3))},
         "nnlandscape.random_nets.sample_outputs": {"X": np.ones((2, 3))},
         "nnlandscape.random_nets.hidden_gram": {"X": np.ones((2, 3))},
         "nnlandscape.sawtooth.tent_power": {"k": 3},
