@@ -155,6 +155,10 @@ def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 100
     output (the same arithmetic as the numpy path, which ``backend="numpy"`` forces).
     """
     backend = check_choice("backend", backend, ("auto", "numpy"))
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a Task (from make_task), got {type(task).__name__}")
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an MLP (from make_net), got {type(net).__name__}")
     if isinstance(seeds, (int, np.integer)):
         seeds = list(range(check_int("seeds", seeds, 1, 1000)))
     seeds = [check_int("seeds[i]", s, 0) for s in seeds]

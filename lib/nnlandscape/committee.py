@@ -39,7 +39,7 @@ import math
 import numpy as np
 from scipy.special import expit
 
-from ._checks import check_choice, check_int, check_real
+from ._checks import MAX_SIZE, check_budget, check_choice, check_int, check_real
 
 __all__ = ["TreeCommittee", "committee_data"]
 
@@ -64,6 +64,7 @@ def committee_data(N, K, alpha, *, kind="random", seed=0):
     N, K = _check_arch(N, K)
     alpha = check_real("alpha", alpha, 0, low_open=True)
     kind = check_choice("kind", kind, ("random", "teacher"))
+    check_budget("alpha * N * N (size of X)", alpha * N * N, MAX_SIZE, "nnlandscape._checks.MAX_SIZE", "floats")
     P = max(1, int(round(alpha * N)))
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((P, N))

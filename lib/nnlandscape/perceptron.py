@@ -72,6 +72,9 @@ _GH_W = _GH_W / _GH_W.sum()
 
 def rs_entropy_slope(q, alpha, kappa=0.0):
     r""":math:`ds/dq` of the RS entropy (module docstring), by Gauss-Hermite quadrature."""
+    q = check_real("q", q, 0, 1, low_open=True, high_open=True)
+    alpha = check_real("alpha", alpha, 0)
+    kappa = check_real("kappa", kappa)
     z = _GH_X
     sq, r = math.sqrt(q), math.sqrt(1 - q)
     u = (kappa + sq * z) / r
