@@ -214,6 +214,8 @@ def replica_energy_grad(fun, W, gamma, *, blocks=1):
     if W.ndim != 3:
         raise ValueError(f"W must have shape (C, y, N); got shape {W.shape}")
     C, y, N = W.shape
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, fun(w) -> (energy, gradient); got {type(fun).__name__}")
     blocks = check_int("blocks", blocks, 1, N)
     if N % blocks:
         raise ValueError(f"blocks={blocks} must divide N={N}")
