@@ -61,7 +61,7 @@ def make_task(name: str, n: int = 400, seed: int = 0, *, standardise: bool = Fal
     of the points are the training set. ``standardise`` centres and scales both sets with the
     training set's mean and standard deviation.
     """
-    name = check_choice("name", name, TASKS)
+    name = check_choice("name (the task)", name, TASKS)
     n = check_int("n", n, 8, 100_000)
     X = np.random.default_rng(check_seed("seed", seed)).uniform(0.0, 1.0, size=(n, 2))
     y = (X[:, 1] > 0.2 + 0.6 * X[:, 0]) if name == "linear" else _wiggly_inside(X)

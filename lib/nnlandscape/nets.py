@@ -658,7 +658,7 @@ class ESPMLP(MLP):
         base = MLP.pack(self, weights, biases)
         if betas is None:
             betas = [np.ones(o) for o, _ in self.layers]
-        if not isinstance(betas, (list, tuple, np.ndarray)) or np.ndim(betas) == 0:
+        if not isinstance(betas, (list, tuple)) and not (isinstance(betas, np.ndarray) and betas.ndim):
             raise ValueError(f"betas must be a list of {len(self.layers)} arrays (one per layer), got {betas!r}")
         if len(betas) != len(self.layers):
             raise ValueError(f"betas must hold {len(self.layers)} arrays (one per layer), got {len(betas)}")
