@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from ._checks import check_choice, check_int, check_real, check_real_array
+from ._checks import check_choice, check_int, check_real, check_real_array, check_seed, check_bool
 from .nets import MLP, ESPMLP
 from .optim import Optimizer
 from . import _logistic_numba
@@ -61,14 +61,14 @@ def make_task(name: str, n: int = 400, seed: int = 0, *, standardise: bool = Fal
     of the points are the training set. ``standardise`` centres and scales both sets with the
     training set's mean and standard deviation.
     """
-    name = check_choice("task", name, TASKS)
+    name = check_choice("name (the task)", name, TASKS)
     n = check_int("n", n, 8, 100_000)
-    X = np.random.default_rng(seed).uniform(0.0, 1.0, size=(n, 2))
+    X = np.random.default_rng(check_seed("seed", seed)).uniform(0.0, 1.0, size=(n, 2))
     y = (X[:, 1] > 0.2 + 0.6 * X[:, 0]) if name == "linear" else _wiggly_inside(X)
     y = y.astype(float)
     k = (3 * n) // 4
     Xtr, Xte = X[:k], X[k:]
-    if standardise:
+    if check_bool("standardise", standardise):
         mu, sd = Xtr.mean(0), Xtr.std(0)
         Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
     return Task(name, Xtr, y[:k], Xte, y[k:], bool(standardise))
@@ -155,6 +155,10 @@ def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 100
     output (the same arithmetic as the numpy path, which ``backend="numpy"`` forces).
     """
     backend = check_choice("backend", backend, ("auto", "numpy"))
+    if not isinstance(task, Task):
+        raise TypeError(f"task must be a Task (from make_task), got {type(task).__name__}")
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an MLP (from make_net), got {type(net).__name__}")
     if isinstance(seeds, (int, np.integer)):
         seeds = list(range(check_int("seeds", seeds, 1, 1000)))
     seeds = [check_int("seeds[i]", s, 0) for s in seeds]

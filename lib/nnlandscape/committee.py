@@ -39,7 +39,7 @@ import math
 import numpy as np
 from scipy.special import expit
 
-from ._checks import check_choice, check_int, check_real
+from ._checks import MAX_SIZE, MAX_STEPS, check_budget, check_choice, check_finite_array, check_int, check_real, check_seed
 
 __all__ = ["TreeCommittee", "committee_data"]
 
@@ -48,7 +48,9 @@ def _check_arch(N, K):
     K = check_int("K", K, 2)
     if K % 2:
         raise ValueError(f"K={K} must be even (allowed: K = 2, 4, 6, ...): half the units have c_k = +1")
-    N = check_int("N", N, K)
+    N = check_int("N", N, 1)
+    if N < K:
+        raise ValueError(f"N={N} must be at least K={K} (allowed: N = K * n)")
     if N % K:
         raise ValueError(f"N={N} must be divisible by K={K} (allowed: N = K * n)")
     return N, K
@@ -64,8 +66,9 @@ def committee_data(N, K, alpha, *, kind="random", seed=0):
     N, K = _check_arch(N, K)
     alpha = check_real("alpha", alpha, 0, low_open=True)
     kind = check_choice("kind", kind, ("random", "teacher"))
+    check_budget("alpha * N * N (size of X)", alpha * N * N, MAX_SIZE, "nnlandscape._checks.MAX_SIZE", "floats")
     P = max(1, int(round(alpha * N)))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     X = rng.standard_normal((P, N))
     if kind == "random":
         y = rng.choice([-1.0, 1.0], size=P)
@@ -88,8 +91,8 @@ class TreeCommittee:
     """
 
     def __init__(self, X, y, K, *, zeta=1.0, lam=1e-7):
-        X = np.asarray(X, dtype=float)
-        y = np.asarray(y, dtype=float)
+        X = check_finite_array("X", X)
+        y = check_finite_array("y", y)
         if X.ndim != 2:
             raise ValueError(f"X must have shape (P, N); got shape {X.shape}")
         if y.shape != (X.shape[0],) or not np.all(np.abs(y) == 1):
@@ -164,7 +167,7 @@ class TreeCommittee:
         (projected gradient descent on the product of spheres). Returns the final ``(C, N)``.
         """
         lr = check_real("lr", lr, 0, low_open=True)
-        n_steps = check_int("n_steps", n_steps, 1)
+        n_steps = check_int("n_steps", n_steps, 1, MAX_STEPS)
         momentum = check_real("momentum", momentum, 0, 1, high_open=True)
         w = self._w(w0).copy()
         if sphere:

@@ -1020,6 +1020,9 @@ def depth_asymptotics(chi, kappa2, dim, *, index=None, above=None, tol=1e-9, pre
     return DepthAsymptotics(*out, chi, kappa2, dim, prefactor)
 
 
+MAX_PREFACTOR_DEPTH = 2**15  # a few seconds of network_derivatives; beyond it a call would seem to hang
+
+
 def network_prefactor(activation, *, sigma_w2=1.0, sigma_b2=0.0, rtol=1e-10, max_depth=4000):
     r"""The real network's first-layer prefactor :math:`A = \lim_L K_L'(1)/\chi^L` and, when ordered,
     :math:`\eta_\infty = \lim_L K_L''(1)/K_L'(1)` (``None`` otherwise).
@@ -1027,13 +1030,14 @@ def network_prefactor(activation, *, sigma_w2=1.0, sigma_b2=0.0, rtol=1e-10, max
     The first layer has variance :math:`\sigma_w^2 + \sigma_b^2`, not :math:`q^*`, so
     :math:`K_L'(1) = \prod_l \chi_l` along the variance trajectory. Both limits are read off
     :func:`network_derivatives` at doubling depths from 16 until they change by less than ``rtol``
-    (or the slope under/overflows, or ``max_depth`` is reached). Returns ``(A, eta_inf, regime)``.
+    (or the slope under/overflows, or ``max_depth`` is reached; at most :data:`MAX_PREFACTOR_DEPTH`,
+    since each depth costs a pass of :func:`network_derivatives`). Returns ``(A, eta_inf, regime)``.
     """
     reg = regime(activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     if not reg.smooth or not math.isfinite(reg.kappa2):
         raise _regularity_error(_resolve_activation(activation))
     rtol = check_real("rtol", rtol, 0.0, low_open=True)
-    max_depth = check_int("max_depth", max_depth, 2)
+    max_depth = check_int("max_depth", max_depth, 2, MAX_PREFACTOR_DEPTH)
     ordered = reg.name == "ordered"
     prev, L = None, 16
     while True:
@@ -1050,7 +1054,8 @@ def network_prefactor(activation, *, sigma_w2=1.0, sigma_b2=0.0, rtol=1e-10, max
             break
         L *= 2
     if prev is None:
-        raise ValueError("the kernel slope under- or overflowed before depth 16: no depth asymptotics")
+        raise ValueError(f"the kernel slope under- or overflowed before depth 16 at sigma_w2={sigma_w2!r}, "
+                         f"sigma_b2={sigma_b2!r}: no depth asymptotics")
     return prev[0], (prev[1] if ordered else None), reg
 
 

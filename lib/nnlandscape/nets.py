@@ -621,11 +621,14 @@ class ESPMLP(MLP):
     """
 
     def __init__(self, sizes, activation="esp", *, bias=True, fixed=None, **act_params):
-        if activation != "esp":
+        if not (isinstance(activation, str) and activation == "esp"):
             raise ValueError(f"activation={activation!r} is not allowed for ESPMLP; choose 'esp'")
         if act_params:
             raise ValueError(f"the 'esp' network takes no activation parameters (its beta are trainable); got {sorted(act_params)}")
-        if fixed or not (bias is True or (not isinstance(bias, (bool, np.bool_)) and all(bias))):
+        has_fixed = fixed is not None and not (isinstance(fixed, (list, tuple, set, frozenset, dict)) and not fixed)
+        all_bias = bias is True or (isinstance(bias, (list, tuple, np.ndarray))
+                                    and all(isinstance(b, (bool, np.bool_)) and b for b in np.ravel(np.asarray(bias, dtype=object))))
+        if has_fixed or not all_bias:
             raise ValueError("the 'esp' network needs bias=True and fixed=None (every layer trainable)")
         super().__init__(sizes, "swish", bias=True)
         self.n_plain = self.n_params
@@ -645,7 +648,9 @@ class ESPMLP(MLP):
 
     def unpack_beta(self, theta):
         """List of the temperatures :math:`\\beta_\\ell`, shapes ``(..., n_\\ell)`` (views of ``theta``)."""
-        theta = np.asarray(theta)
+        theta = np.asarray(check_numeric_dtype("theta", theta))
+        if theta.ndim == 0 or theta.shape[-1] != self.n_params:
+            raise ValueError(f"theta must have shape (..., P) with P={self.n_params}, got {theta.shape}")
         return [theta[..., s:e] for s, e in self._beta_slices.values()]
 
     def pack(self, weights, biases, betas=None):
@@ -653,6 +658,8 @@ class ESPMLP(MLP):
         base = MLP.pack(self, weights, biases)
         if betas is None:
             betas = [np.ones(o) for o, _ in self.layers]
+        if not isinstance(betas, (list, tuple)) and not (isinstance(betas, np.ndarray) and betas.ndim):
+            raise ValueError(f"betas must be a list of {len(self.layers)} arrays (one per layer), got {betas!r}")
         if len(betas) != len(self.layers):
             raise ValueError(f"betas must hold {len(self.layers)} arrays (one per layer), got {len(betas)}")
         tail = [np.broadcast_to(np.asarray(b, dtype=base.dtype), base.shape[:-1] + (o,))

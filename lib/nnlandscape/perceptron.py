@@ -37,23 +37,33 @@ __all__ = ["gardner_capacity", "cover_count", "cover_fraction", "rs_overlap", "r
 def gardner_capacity(kappa=0.0):
     r"""Gardner's capacity :math:`\alpha_c(\kappa)` of the spherical perceptron."""
     kappa = check_real("kappa", kappa)
-    f = lambda t: (t + kappa) ** 2 * math.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
-    val, _ = integrate.quad(f, -kappa, np.inf, epsabs=1e-13, epsrel=1e-12)
-    return 1.0 / val
+    if kappa >= 0:  # closed form, all terms positive: (1 + kappa^2) Phi(kappa) + kappa phi(kappa)
+        # -> alpha_c ~ 1/kappa^2 -> 0 for kappa -> inf (exactly 0.0 once kappa^2 overflows)
+        val = (1.0 + kappa * kappa) * special.ndtr(kappa) + kappa * math.exp(-0.5 * kappa * kappa) / math.sqrt(2 * math.pi)
+        return 1.0 / val
+    # kappa < 0: t = s - kappa gives phi(kappa) * int_0^inf s^2 exp(kappa s - s^2/2) ds (no cancellation)
+    f = lambda s: s * s * math.exp(kappa * s - 0.5 * s * s)
+    inner, _ = integrate.quad(f, 0.0, np.inf, epsabs=0.0, epsrel=1e-12)
+    log_ac = 0.5 * kappa * kappa + 0.5 * math.log(2 * math.pi) - math.log(inner)
+    if log_ac > 700.0:
+        raise ValueError(f"kappa={kappa!r} is out of range: alpha_c(kappa) = exp({log_ac:.4g}) overflows a float; "
+                         "allowed: kappa > about -37")
+    return math.exp(log_ac)
 
 
 def cover_count(P, N):
     r"""Cover's number :math:`C(P, N)` of linearly separable labellings (exact integer)."""
     P = check_int("P", P, 1)
     N = check_int("N", N, 1)
-    return 2 * sum(math.comb(P - 1, k) for k in range(N))
+    return 2 * sum(math.comb(P - 1, k) for k in range(min(N, P)))  # C(P-1, k) = 0 for k >= P
 
 
 def cover_fraction(P, N):
     r"""Fraction :math:`C(P, N)/2^P` of separable labellings."""
     P = check_int("P", P, 1)
     N = check_int("N", N, 1)
-    return float(cover_count(P, N)) / 2.0**P
+    # C(P, N)/2^P = Prob(Binomial(P-1, 1/2) <= N-1): no overflow of 2^P or of the count for large P
+    return 1.0 if N >= P else float(special.betainc(P - N, N, 0.5))  # = bdtr(N-1, P-1, 1/2), any P
 
 
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(201)
@@ -62,6 +72,9 @@ _GH_W = _GH_W / _GH_W.sum()
 
 def rs_entropy_slope(q, alpha, kappa=0.0):
     r""":math:`ds/dq` of the RS entropy (module docstring), by Gauss-Hermite quadrature."""
+    q = check_real("q", q, 0, 1, low_open=True, high_open=True)
+    alpha = check_real("alpha", alpha, 0)
+    kappa = check_real("kappa", kappa)
     z = _GH_X
     sq, r = math.sqrt(q), math.sqrt(1 - q)
     u = (kappa + sq * z) / r

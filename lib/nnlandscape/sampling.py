@@ -50,7 +50,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_int, check_real
+from ._checks import (MAX_SIZE, MAX_STEPS, check_bool, check_budget, check_finite_array, check_instance, check_int,
+                      check_numeric_dtype, check_real, check_seed)
 from .progress import ProgressBar
 
 __all__ = [
@@ -68,7 +69,7 @@ class Geometry:
 
     def __init__(self, N: int, sphere: bool = False, blocks: int = 1):
         self.N = check_int("N", N, 1)
-        self.sphere = bool(sphere)
+        self.sphere = check_bool("sphere", sphere)
         self.blocks = check_int("blocks", blocks, 1, self.N)
         if self.N % self.blocks:
             raise ValueError(f"blocks={blocks} must divide N={N} (allowed: divisors of N)")
@@ -125,7 +126,7 @@ class Geometry:
 
 
 def _check_T(T, C):
-    T = np.asarray(T, dtype=float)
+    T = np.asarray(check_numeric_dtype("T", T), dtype=float)
     if T.shape not in ((), (C,)):
         raise ValueError(f"T must be a scalar or have shape ({C},) (one per chain); got shape {T.shape}")
     if not np.all(np.isfinite(T)) or np.any(T <= 0):
@@ -134,7 +135,7 @@ def _check_T(T, C):
 
 
 def _check_step(step, C):
-    step = np.asarray(step, dtype=float)
+    step = np.asarray(check_numeric_dtype("step", step), dtype=float)
     if step.shape not in ((), (C,)):
         raise ValueError(f"step must be a scalar or have shape ({C},); got shape {step.shape}")
     if not np.all(np.isfinite(step)) or np.any(step <= 0):
@@ -142,16 +143,18 @@ def _check_step(step, C):
     return np.broadcast_to(step, (C,)).astype(float).copy()
 
 
-def _check_w0(w0):
-    w0 = np.asarray(w0, dtype=float)
+def _check_w0(w0, name="w0"):
+    w0 = np.asarray(check_numeric_dtype(name, w0), dtype=float)
     if w0.ndim != 2 or w0.shape[0] < 1 or w0.shape[1] < 1:
-        raise ValueError(f"w0 must have shape (chains, N) with chains, N >= 1; got shape {w0.shape}")
+        raise ValueError(f"{name} must have shape (chains, N) with chains, N >= 1; got shape {w0.shape}")
     if not np.all(np.isfinite(w0)):
-        raise ValueError("w0 must contain only finite values")
+        raise ValueError(f"{name} must contain only finite values")
     return w0
 
 
 def _evaluate(fun, w, move, with_grad=True):
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, fun(w) -> (energy, gradient); got {type(fun).__name__}")
     out = fun(w)
     if with_grad:
         if not (isinstance(out, tuple) and len(out) == 2):
@@ -179,6 +182,8 @@ def leapfrog(fun, w, p, step, n_leapfrog, geometry: Geometry, G=None, move=0):
     Returns ``(w, p, energy, gradient)`` at the end of the trajectory. Time reversible:
     starting from the end point with the momenta negated returns to ``(w, -p)``.
     """
+    check_instance("geometry", geometry, Geometry)
+    n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1, MAX_STEPS)
     if G is None:
         _, G = _evaluate(fun, w, move)
     e = step[:, None]
@@ -226,6 +231,9 @@ def _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks, target_accept):
     n_burn = check_int("n_burn", n_burn, 0)
     thin = check_int("thin", thin, 1, n_moves)
     check_real("target_accept", target_accept, 0, 1, low_open=True, high_open=True)
+    check_budget("n_burn + n_moves", n_burn + n_moves, MAX_STEPS, "nnlandscape._checks.MAX_STEPS", "moves")
+    check_budget("size of the records (n_moves * chains * (N + 2))", n_moves * C * (N + 2), MAX_SIZE,
+                 "nnlandscape._checks.MAX_SIZE", "floats")
     geo = Geometry(N, sphere, blocks)
     return geo.normalise(w0), T, step, n_moves, n_burn, thin, geo
 
@@ -252,7 +260,10 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
     w, T, step, n_moves, n_burn, thin, geo = _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks,
                                                     target_accept)
     n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1)
-    rng = np.random.default_rng(seed)
+    check_budget("(n_burn + n_moves) * n_leapfrog", (n_burn + n_moves) * n_leapfrog, MAX_STEPS,
+                 "nnlandscape._checks.MAX_STEPS", "leapfrog steps")
+    check_bool("progress", progress)
+    rng = np.random.default_rng(check_seed("seed", seed))
     C = w.shape[0]
     E, G = _evaluate(fun, w, 0)
     energies = np.empty((n_moves, C))
@@ -294,7 +305,8 @@ def rwm(fun, w0, *, T, step, n_moves, sphere=False, blocks=1, n_burn=0, thin=1, 
     """
     w, T, step, n_moves, n_burn, thin, geo = _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks,
                                                     target_accept)
-    rng = np.random.default_rng(seed)
+    check_bool("progress", progress)
+    rng = np.random.default_rng(check_seed("seed", seed))
     C = w.shape[0]
     E, _ = _evaluate(fun, w, 0, with_grad=False)
     energies = np.empty((n_moves, C))
@@ -331,9 +343,11 @@ def effective_sample_size(x):
     :math:`\tau = 1 + 2\sum_{t\ge1}\rho_t`, summed with Geyer's initial positive sequence
     (pairs :math:`\rho_{2m}+\rho_{2m+1}` while positive; Geyer 1992). Returns ``(C,)``.
     """
-    x = np.asarray(x, dtype=float)
+    x = check_finite_array("x", x)
     if x.ndim == 1:
         x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (S,) or (S, C); got shape {x.shape}")
     S = x.shape[0]
     if S < 4:
         raise ValueError(f"x must have at least 4 rows (steps); got {S}")

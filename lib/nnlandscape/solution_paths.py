@@ -45,7 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import (MAX_SIZE, MAX_STEPS, check_bool, check_budget, check_finite_array, check_int,
+                      check_numeric_dtype, check_seed)
 from .progress import ProgressBar
 from .sampling import Geometry, _check_T, _check_step, _check_w0, _evaluate, hmc, leapfrog
 
@@ -59,11 +60,12 @@ def _blocks(w, blocks):
 
 def geodesic(wa, wb, n_points=41, *, blocks=1):
     r"""Points of the geodesic from ``wa`` to ``wb`` (shapes ``(C, N)``), returns ``(n_points, C, N)``."""
-    wa = _check_w0(wa)
-    wb = _check_w0(wb)
+    wa = _check_w0(wa, "wa")
+    wb = _check_w0(wb, "wb")
     if wa.shape != wb.shape:
         raise ValueError(f"wa and wb must have the same shape; got {wa.shape} and {wb.shape}")
     n_points = check_int("n_points", n_points, 2)
+    check_budget("n_points * chains * N", n_points * wa.size, MAX_SIZE, "nnlandscape._checks.MAX_SIZE", "floats")
     blocks = check_int("blocks", blocks, 1, wa.shape[1])
     if wa.shape[1] % blocks:
         raise ValueError(f"blocks={blocks} must divide N={wa.shape[1]}")
@@ -117,21 +119,26 @@ def double_ratchet(fun, wa, wb, *, T, k, step, n_leapfrog, n_moves, sphere=False
     per pair); the other
     parameters as in :func:`nnlandscape.sampling.hmc` (no step adaptation).
     """
-    wa, wb = _check_w0(wa), _check_w0(wb)
+    wa, wb = _check_w0(wa, "wa"), _check_w0(wb, "wb")
     if wa.shape != wb.shape:
         raise ValueError(f"wa and wb must have the same shape; got {wa.shape} and {wb.shape}")
     C, N = wa.shape
     T = _check_T(T, C)
-    k = np.asarray(k, dtype=float)
+    k = np.asarray(check_numeric_dtype("k", k), dtype=float)
     if k.shape not in ((), (C,)) or not np.all(np.isfinite(k)) or np.any(k <= 0):
         raise ValueError(f"k={k!r} is out of range; allowed: finite stiffness in (0, inf), scalar or one per pair")
     k = np.broadcast_to(k, (C,))
     step = _check_step(step, C)
     n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1)
     n_moves = check_int("n_moves", n_moves, 1)
+    check_budget("n_moves * n_leapfrog", n_moves * n_leapfrog, MAX_STEPS, "nnlandscape._checks.MAX_STEPS",
+                 "leapfrog steps")
+    check_budget("size of the path (2 n_moves * pairs * N)", 2 * n_moves * wa.size, MAX_SIZE,
+                 "nnlandscape._checks.MAX_SIZE", "floats")
+    check_bool("progress", progress)
     geo = Geometry(N, sphere, blocks)
     ends = [geo.normalise(wa), geo.normalise(wb)]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     state = {"dmin": np.linalg.norm(ends[0] - ends[1], axis=1)}
 
     def make(i):
@@ -189,7 +196,7 @@ def double_ratchet(fun, wa, wb, *, T, k, step, n_leapfrog, n_moves, sphere=False
 
 
 def _check_gamma(gamma, C):
-    g = np.asarray(gamma, dtype=float)
+    g = np.asarray(check_numeric_dtype("gamma", gamma), dtype=float)
     if g.shape not in ((), (C,)) or not np.all(np.isfinite(g)) or np.any(g < 0):
         raise ValueError(f"gamma={gamma!r} is out of range; allowed: finite couplings in [0, inf), "
                          f"scalar or one per system ({C})")
@@ -203,8 +210,15 @@ def replica_energy_grad(fun, W, gamma, *, blocks=1):
     scalar or one coupling per system. Returns
     ``(E, grad, centre)`` with shapes ``(C,)``, ``(C, y, N)``, ``(C, N)``.
     """
-    W = np.asarray(W, dtype=float)
+    W = check_finite_array("W", W)
+    if W.ndim != 3:
+        raise ValueError(f"W must have shape (C, y, N); got shape {W.shape}")
     C, y, N = W.shape
+    if not callable(fun):
+        raise TypeError(f"fun must be callable, fun(w) -> (energy, gradient); got {type(fun).__name__}")
+    blocks = check_int("blocks", blocks, 1, N)
+    if N % blocks:
+        raise ValueError(f"blocks={blocks} must divide N={N}")
     gamma = _check_gamma(gamma, C)
     U, G = fun(W.reshape(C * y, N))
     U = np.asarray(U, float).reshape(C, y)
@@ -254,7 +268,7 @@ def coupled_replicas(fun, W0, *, gamma, T, step, n_leapfrog, n_moves, sphere=Fal
                      n_burn=0, thin=1, seed=0, progress=False, desc="replicas") -> ReplicaResult:
     r"""HMC of ``y`` coupled replicas; ``W0`` has shape ``(C, y, N)``; ``gamma >= 0`` the coupling
     (scalar or one per system)."""
-    W0 = np.asarray(W0, dtype=float)
+    W0 = check_finite_array("W0", W0)
     if W0.ndim != 3 or W0.shape[1] < 2:
         raise ValueError(f"W0 must have shape (systems, y, N) with y >= 2 replicas; got {W0.shape}")
     C, y, N = W0.shape

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_int, check_real
+from ._checks import check_bool, check_finite_array, check_int, check_numeric_dtype, check_real
 from ._threads import single_threaded_blas
 
 __all__ = ["HessianIndices", "hessian_indices", "structural_zeros", "ipr", "ipr_null", "spectral_density"]
@@ -92,7 +92,10 @@ def ipr(V, axis: int = -2):
     With the default ``axis=-2`` the columns of an eigenvector matrix ``V`` (as returned by
     ``numpy.linalg.eigh``) are the vectors; vectors need not be normalised. Zero vectors are rejected.
     """
-    V = np.asarray(V, dtype=float)
+    V = check_finite_array("V", V)
+    if V.ndim == 0:
+        raise ValueError(f"V must be an array of vectors (ndim >= 1), got shape {V.shape}")
+    axis = check_int("axis", axis, -V.ndim, V.ndim - 1)
     n2 = np.square(V).sum(axis)
     if np.any(n2 == 0):
         raise ValueError("V must not contain zero vectors (their IPR is undefined)")
@@ -157,15 +160,18 @@ def spectral_density(eigenvalues, bins: int = 40, range=None, *, density: bool =
     :math:`\rho(\lambda)`); otherwise they are counts divided by the number of models, i.e. the
     expected number of eigenvalues per bin for one network.
     """
-    lam = np.asarray(eigenvalues, dtype=float)
+    lam = np.asarray(check_numeric_dtype("eigenvalues", eigenvalues), dtype=float)
     if lam.size == 0 or not np.all(np.isfinite(lam)):
         raise ValueError("eigenvalues must be a non-empty array of finite values")
     bins = check_int("bins", bins, 1, 10_000)
+    density = check_bool("density", density)
     if range is None:
         lo, hi = float(lam.min()), float(lam.max())
         if lo == hi:
             lo, hi = lo - 0.5, hi + 0.5
     else:
+        if isinstance(range, (str, bytes)) or np.ndim(range) != 1 or len(range) != 2:
+            raise ValueError(f"range must be None or a pair (low, high), got {range!r}")
         lo = check_real("range[0]", range[0])
         hi = check_real("range[1]", range[1])
         if not hi > lo:

@@ -333,6 +333,8 @@ def persistence_pairs(values, mesh):
     :math:`N_2 = 1 + \#\text{maxima}`, :math:`N_1 = N_0 + N_2 - 2`; with :math:`\varepsilon = 0`
     and distinct values they are Banchoff's counts.
     """
+    if not isinstance(mesh, SphereMesh):
+        raise TypeError(f"mesh must be a SphereMesh (from sphere_mesh), got {type(mesh).__name__}")
     f = check_finite_array("values", values)
     if f.shape != (mesh.vertices.shape[0],):
         raise ValueError(f"values must have shape ({mesh.vertices.shape[0]},), got {f.shape}")
@@ -605,7 +607,11 @@ def pl_critical_points(weights, biases, out, *, slopes=(1.0, 0.0), linear=None, 
     a = check_finite_array("out", out).ravel()
     if b.shape != (n,) or a.shape != (n,):
         raise ValueError(f"biases and out must have shape ({n},), got {b.shape} and {a.shape}")
-    sp_, sm_ = (float(x) for x in check_finite_array("slopes", slopes).ravel()[:2])
+    sl = check_finite_array("slopes", slopes).ravel()
+    if sl.shape != (2,):
+        raise ValueError(f"slopes must be a pair (slope for z > 0, slope for z < 0), got shape {sl.shape}")
+    sp_, sm_ = float(sl[0]), float(sl[1])
+    tol = check_real("tol", tol, 0, 1, low_open=True, high_open=True)
     v = np.zeros(3) if linear is None else check_finite_array("linear", linear).ravel()
     if v.shape != (3,):
         raise ValueError(f"linear must have shape (3,), got {v.shape}")
