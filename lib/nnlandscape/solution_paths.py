@@ -277,6 +277,10 @@ def coupled_replicas(fun, W0, *, gamma, T, step, n_leapfrog, n_moves, sphere=Fal
     cblocks = blocks if sphere else 1
 
     def joint(flat):
+        if not np.all(np.isfinite(flat)):
+            raise ValueError(f"the leapfrog trajectory overflowed to non-finite weights: step={step!r} is too "
+                             "large for this energy; use a smaller step (a trajectory step * n_leapfrog of "
+                             "order 1 or less)")
         E, G, _ = replica_energy_grad(fun, flat.reshape(-1, y, N), gamma, blocks=cblocks)
         return E, G.reshape(flat.shape)
 
