@@ -234,6 +234,9 @@ def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 100
                     g *= mask
                 opt._update(theta, np.ascontiguousarray(g), idx, np.full(M, lr * gamma**t))
                 t += 1
+            if not np.isfinite(theta).all():
+                raise ValueError(f"training diverged (non-finite weights by epoch {c}): lr={lr:g} is too large; "
+                                 "use a smaller lr")
             f = net.forward(theta, X)[..., 0]
             rec["loss"].append(net.loss(theta, X, y, "cross_entropy"))
             rec["acc_train"].append(((f > 0) == (y[:, 0] > 0.5)).mean(-1))
