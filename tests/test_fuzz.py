@@ -95,13 +95,6 @@ LENIENT_MODULES = {
 # (found by this walk; reported by ``python tests/test_fuzz.py``, not failed). Keys are qualified
 # names or prefixes ending in "."; remove an entry once its callable is fixed.
 PENDING = {
-    "nnlandscape.sampling.Geometry.": "inner kernels of hmc/rwm/leapfrog: per-chain arrays unchecked on the hot path",
-    "nnlandscape.sampling.leapfrog": "p, step, G unchecked (inner kernel of hmc; geometry, n_leapfrog, fun checked)",
-    "nnlandscape.committee.TreeCommittee.": "methods take w, h unchecked (the samplers' hot path)",
-    "nnlandscape.binary_tasks.make_net": "architecture as a non-sequence",
-    "nnlandscape.binary_tasks.run_protocol": "seeds/checkpoints/hessian_at as non-sequences",
-    "nnlandscape.perceptron.rs_entropy_slope": "kappa=1e300: NaN from the Gauss-Hermite sum (no large-kappa form)",
-    "nnlandscape.solution_paths.coupled_replicas": "step=1e300 ends as 'W must contain only finite values'",
 }
 
 

@@ -324,3 +324,39 @@ def test_effective_sample_size_of_ar1():
         x[t] = r * x[t - 1] + e[t]
     ess = S.effective_sample_size(x)
     assert np.all(np.abs(ess / (S_ * (1 - r) / (1 + r)) - 1) < 0.25)
+
+
+@pytest.mark.parametrize("sphere", [False, True])
+def test_geometry_public_methods_match_kernels_and_check_inputs(sphere):
+    geo = S.Geometry(6, sphere, 2)
+    rng = np.random.default_rng(3)
+    w = geo.normalise(rng.standard_normal((4, 6)))
+    p = geo.project(w, rng.standard_normal((4, 6)))
+    eps = np.full(4, 0.3)
+    np.testing.assert_array_equal(geo.project(w, p), geo._project(w, p))
+    for a, b in zip(geo.drift(w, p, eps), geo._drift(w, p, eps)):
+        np.testing.assert_array_equal(a, b)
+    bad = w.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match="w must contain only finite"):
+        geo.drift(bad, p, eps)
+    with pytest.raises(ValueError, match=r"p must have shape \(C, 6\)"):
+        geo.drift(w, p[:, :3], eps)
+    with pytest.raises(ValueError, match="p must have the shape of w"):
+        geo.drift(w, p[:2], eps)
+    with pytest.raises(ValueError, match="eps"):
+        geo.propose_rw(rng, w, -1.0)
+    with pytest.raises(TypeError, match="rng"):
+        geo.momenta(0, w, 1.0)
+    with pytest.raises(ValueError, match="step"):
+        S.leapfrog(lambda x: (0.5 * np.sum(x * x, 1), x), w, p, np.full(4, np.inf), 2, geo)
+
+
+def test_committee_descend_divergence_names_lr():
+    X, y = committee_data(8, 2, 1.0, seed=0)
+    tc = TreeCommittee(X, y, 2)
+    w0 = np.random.default_rng(0).standard_normal((2, 8))
+    with pytest.raises(ValueError, match="lr"):
+        tc.descend(w0, lr=1e300, n_steps=50)
+    with pytest.raises(ValueError, match="h must have shape"):
+        tc.output(w0, h=np.zeros(3))

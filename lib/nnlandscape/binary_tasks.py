@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from ._checks import check_choice, check_int, check_real, check_real_array, check_seed, check_bool
+from ._checks import check_choice, check_int, check_real, check_real_array, check_seed, check_bool, check_sequence
 from .nets import MLP, ESPMLP
 from .optim import Optimizer
 from . import _logistic_numba
@@ -84,7 +84,8 @@ def make_net(architecture, activation: str, beta: float | None = None) -> MLP:
         architecture = check_choice("architecture", architecture, tuple(ARCHITECTURES))
         hidden = ARCHITECTURES[architecture]
     else:
-        hidden = tuple(check_int("architecture width", w, 1, 1000) for w in architecture)
+        hidden = tuple(check_int("architecture width", w, 1, 1000)
+                       for w in check_sequence("architecture (a name or a list of hidden widths)", architecture))
         if not hidden:
             raise ValueError("architecture must have at least one hidden layer")
     activation = check_choice("activation", activation, ("relu", "sigmoid", "swish", "esp"))
@@ -161,13 +162,17 @@ def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 100
         raise TypeError(f"net must be an MLP (from make_net), got {type(net).__name__}")
     if isinstance(seeds, (int, np.integer)):
         seeds = list(range(check_int("seeds", seeds, 1, 1000)))
-    seeds = [check_int("seeds[i]", s, 0) for s in seeds]
+    seeds = [check_int("seeds[i]", s, 0) for s in check_sequence("seeds (a count or a list of seeds)", seeds)]
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
-    cps = sorted({check_int("checkpoints[i]", c, 0) for c in checkpoints})
-    hat = cps if hessian_at is None else sorted({check_int("hessian_at[i]", c, 0) for c in hessian_at})
+    cps = sorted({check_int("checkpoints[i]", c, 0) for c in check_sequence("checkpoints", checkpoints)})
+    if not cps:
+        raise ValueError("checkpoints must hold at least one epoch (integers >= 0)")
+    hat = cps if hessian_at is None else sorted({check_int("hessian_at[i]", c, 0)
+                                                 for c in check_sequence("hessian_at", hessian_at)})
     if not set(hat) <= set(cps):
         raise ValueError(f"hessian_at must be a subset of checkpoints, got {sorted(set(hat) - set(cps))} outside")
+    hessian = check_bool("hessian", hessian)
     if not hessian:
         hat = []
     lr = check_real("lr", lr, 0.0, low_open=True)
@@ -229,6 +234,9 @@ def run_protocol(task: Task, net: MLP, *, seeds=5, checkpoints=(0, 100, 500, 100
                     g *= mask
                 opt._update(theta, np.ascontiguousarray(g), idx, np.full(M, lr * gamma**t))
                 t += 1
+            if not np.isfinite(theta).all():
+                raise ValueError(f"training diverged (non-finite weights by epoch {c}): lr={lr:g} is too large; "
+                                 "use a smaller lr")
             f = net.forward(theta, X)[..., 0]
             rec["loss"].append(net.loss(theta, X, y, "cross_entropy"))
             rec["acc_train"].append(((f > 0) == (y[:, 0] > 0.5)).mean(-1))

@@ -39,7 +39,7 @@ import math
 import numpy as np
 from scipy.special import expit
 
-from ._checks import MAX_SIZE, MAX_STEPS, check_budget, check_choice, check_finite_array, check_int, check_real, check_seed
+from ._checks import MAX_SIZE, MAX_STEPS, check_budget, check_choice, check_bool, check_finite_array, check_int, check_numeric_dtype, check_real, check_seed
 
 __all__ = ["TreeCommittee", "committee_data"]
 
@@ -108,12 +108,15 @@ class TreeCommittee:
         self.Xk = np.ascontiguousarray(X.reshape(self.P, self.K, self.n).transpose(1, 0, 2))
         self.c = np.concatenate([np.ones(self.K // 2), -np.ones(self.K // 2)])
 
-    def _w(self, w):
+    def _w(self, w, name="w"):
+        # cheap checks (dtype, shape); the callers' work is O(P N C)
+        check_numeric_dtype(name, w)
         w = np.asarray(w, dtype=float)
         if w.ndim == 1:
             w = w[None]
         if w.ndim != 2 or w.shape[1] != self.N:
-            raise ValueError(f"w must have shape (C, {self.N}); got shape {w.shape}")
+            raise ValueError(f"{name} must have shape (C, {self.N}) or ({self.N},); got shape {w.shape}")
+        # no finite check: samplers pass diverged proposals here and reject them on a non-finite energy
         return w
 
     def fields(self, w):
@@ -126,6 +129,12 @@ class TreeCommittee:
         r"""Outputs :math:`\Delta^\mu`, shape ``(C, P)``."""
         if h is None:
             h = self.fields(w)
+        else:
+            check_numeric_dtype("h", h)
+            h = np.asarray(h, dtype=float)
+            if h.ndim != 3 or h.shape[:2] != (self.K, self.P):
+                raise ValueError(f"h must have shape (K, P, C) = ({self.K}, {self.P}, C) as from fields(w); "
+                                 f"got shape {h.shape}")
         return np.einsum("k,kpc->cp", self.c, np.maximum(h, 0.0)) / math.sqrt(self.K)
 
     def margins(self, w):
@@ -169,14 +178,18 @@ class TreeCommittee:
         lr = check_real("lr", lr, 0, low_open=True)
         n_steps = check_int("n_steps", n_steps, 1, MAX_STEPS)
         momentum = check_real("momentum", momentum, 0, 1, high_open=True)
-        w = self._w(w0).copy()
+        sphere = check_bool("sphere", sphere)
+        w = self._w(w0, "w0").copy()
         if sphere:
             w = self.project_units(w)
         v = np.zeros_like(w)
-        for _ in range(n_steps):
+        for t in range(n_steps):
             _, G = self.energy_grad(w)
             v = momentum * v - lr * G / self.P
             w = w + v
+            if not np.isfinite(w).all():
+                raise ValueError(f"descent diverged (non-finite weights after {t + 1} steps): lr={lr:g} is too "
+                                 "large; use a smaller lr")
             if sphere:
                 w = self.project_units(w)
         return w

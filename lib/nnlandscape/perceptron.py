@@ -71,10 +71,14 @@ _GH_W = _GH_W / _GH_W.sum()
 
 
 def rs_entropy_slope(q, alpha, kappa=0.0):
-    r""":math:`ds/dq` of the RS entropy (module docstring), by Gauss-Hermite quadrature."""
+    r""":math:`ds/dq` of the RS entropy (module docstring), by Gauss-Hermite quadrature.
+
+    ``kappa`` is limited to ``|kappa| <= 1e6``: the quadrature squares :math:`(\kappa+\sqrt q z)/\sqrt{1-q}`,
+    which overflows to NaN for ``|kappa|`` near 1e150, and margins that large have no use here.
+    """
     q = check_real("q", q, 0, 1, low_open=True, high_open=True)
     alpha = check_real("alpha", alpha, 0)
-    kappa = check_real("kappa", kappa)
+    kappa = check_real("kappa", kappa, -1e6, 1e6)
     z = _GH_X
     sq, r = math.sqrt(q), math.sqrt(1 - q)
     u = (kappa + sq * z) / r

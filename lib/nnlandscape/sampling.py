@@ -79,25 +79,59 @@ class Geometry:
     def _b(self, x):
         return x.reshape(x.shape[:-1] + (self.blocks, self.n))
 
+    # Public methods check their arrays (dtype, shape, finite: O(size), vectorised) and delegate to the
+    # unchecked ``_`` kernels, which hmc/rwm/leapfrog call thousands of times per chain run.
+    def _arr(self, name, x, ndim=None):
+        x = np.asarray(check_numeric_dtype(name, x), dtype=float)
+        if x.ndim < 1 or x.shape[-1] != self.N or (ndim is not None and x.ndim != ndim):
+            want = f"(C, {self.N})" if ndim == 2 else f"(..., {self.N})"
+            raise ValueError(f"{name} must have shape {want}; got shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} must contain only finite values")
+        return x
+
+    def _pair(self, wname, w, vname, v, ndim=None):
+        w = self._arr(wname, w, ndim)
+        v = self._arr(vname, v, ndim)
+        if v.shape != w.shape:
+            raise ValueError(f"{vname} must have the shape of {wname} {w.shape}; got shape {v.shape}")
+        return w, v
+
     def project(self, w, v):
-        """Tangent part of ``v`` at ``w`` (identity in Euclidean space)."""
+        """Tangent part of ``v`` at ``w`` (identity in Euclidean space); ``w``, ``v`` of shape ``(..., N)``."""
+        return self._project(*self._pair("w", w, "v", v))
+
+    def _project(self, w, v):
         if not self.sphere:
             return v
         wb, vb = self._b(w), self._b(v)
         return (vb - np.sum(vb * wb, -1, keepdims=True) * wb / self.n).reshape(v.shape)
 
     def normalise(self, w):
-        """Put each block of ``w`` on its sphere (identity in Euclidean space)."""
+        """Put each block of ``w`` (shape ``(..., N)``) on its sphere (identity in Euclidean space)."""
+        w = self._arr("w", w)
         if not self.sphere:
             return np.array(w, dtype=float)
-        wb = self._b(np.asarray(w, float))
+        wb = self._b(w)
         nrm = np.linalg.norm(wb, axis=-1, keepdims=True)
         if np.any(nrm == 0):
             raise ValueError("w0 has a block of zero norm; it cannot be put on the sphere")
         return (wb * (self.R / nrm)).reshape(np.shape(w))
 
+    def _per_chain(self, name, x, C):
+        x = np.asarray(check_numeric_dtype(name, x), dtype=float)
+        if x.shape not in ((), (C,)):
+            raise ValueError(f"{name} must be a scalar or have shape ({C},) (one per chain); got shape {x.shape}")
+        if not np.isfinite(x).all() or np.any(x <= 0):
+            raise ValueError(f"{name} is out of range; allowed: finite values in (0, inf)")
+        return np.broadcast_to(x, (C,))
+
     def drift(self, w, p, eps):
         """Free motion for time ``eps`` (per chain, shape ``(C,)``): straight line or great circle."""
+        w, p = self._pair("w", w, "p", p, ndim=2)
+        return self._drift(w, p, self._per_chain("eps", eps, w.shape[0]))
+
+    def _drift(self, w, p, eps):
         e = eps[:, None]
         if not self.sphere:
             return w + e * p, p
@@ -115,12 +149,22 @@ class Geometry:
         return w1.reshape(w.shape), p1.reshape(p.shape)
 
     def momenta(self, rng, w, T):
-        """Momenta :math:`\\mathcal N(0, T)` in the tangent space at ``w``."""
+        """Momenta :math:`\\mathcal N(0, T)` in the tangent space at ``w`` (shape ``(C, N)``; ``T`` per chain)."""
+        check_instance("rng", rng, np.random.Generator)
+        w = self._arr("w", w, ndim=2)
+        return self._momenta(rng, w, self._per_chain("T", T, w.shape[0]))
+
+    def _momenta(self, rng, w, T):
         p = rng.standard_normal(w.shape) * np.sqrt(T)[:, None]
-        return self.project(w, p)
+        return self._project(w, p)
 
     def propose_rw(self, rng, w, eps):
-        """Random-walk proposal (retracted to the spheres)."""
+        """Random-walk proposal (retracted to the spheres); ``w`` of shape ``(C, N)``, ``eps`` per chain."""
+        check_instance("rng", rng, np.random.Generator)
+        w = self._arr("w", w, ndim=2)
+        return self._propose_rw(rng, w, self._per_chain("eps", eps, w.shape[0]))
+
+    def _propose_rw(self, rng, w, eps):
         w1 = w + eps[:, None] * rng.standard_normal(w.shape)
         return self.normalise(w1) if self.sphere else w1
 
@@ -184,15 +228,26 @@ def leapfrog(fun, w, p, step, n_leapfrog, geometry: Geometry, G=None, move=0):
     """
     check_instance("geometry", geometry, Geometry)
     n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1, MAX_STEPS)
+    w, p = geometry._pair("w", w, "p", p, ndim=2)
+    step = _check_step(step, w.shape[0])
+    if G is not None:
+        G = geometry._arr("G", G, ndim=2)
+        if G.shape != w.shape:
+            raise ValueError(f"G must have the shape of w {w.shape}; got shape {G.shape}")
+    return _leapfrog(fun, w, p, step, n_leapfrog, geometry, G, move)
+
+
+def _leapfrog(fun, w, p, step, n_leapfrog, geometry, G=None, move=0):
+    # the unchecked kernel of leapfrog (hmc and the solution-path samplers call it once per move)
     if G is None:
         _, G = _evaluate(fun, w, move)
     e = step[:, None]
     E = None
     for _ in range(n_leapfrog):
-        p = geometry.project(w, p - 0.5 * e * G)
-        w, p = geometry.drift(w, p, step)
+        p = geometry._project(w, p - 0.5 * e * G)
+        w, p = geometry._drift(w, p, step)
         E, G = _evaluate(fun, w, move)
-        p = geometry.project(w, p - 0.5 * e * G)
+        p = geometry._project(w, p - 0.5 * e * G)
     return w, p, E, G
 
 
@@ -273,9 +328,9 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
     total = n_burn + n_moves
     with ProgressBar(total, enable=progress, desc=desc) as bar:
         for m in range(total):
-            p = geo.momenta(rng, w, T)
+            p = geo._momenta(rng, w, T)
             K0 = 0.5 * np.sum(p * p, axis=1)
-            w1, p1, E1, G1 = leapfrog(fun, w, p, step, n_leapfrog, geo, G=G, move=m)
+            w1, p1, E1, G1 = _leapfrog(fun, w, p, step, n_leapfrog, geo, G=G, move=m)
             dH = E1 - E + 0.5 * np.sum(p1 * p1, axis=1) - K0
             with np.errstate(over="ignore", invalid="ignore"):
                 a = np.where(np.isfinite(dH), np.exp(np.minimum(0.0, -dH / T)), 0.0)
@@ -316,7 +371,7 @@ def rwm(fun, w0, *, T, step, n_moves, sphere=False, blocks=1, n_burn=0, thin=1, 
     total = n_burn + n_moves
     with ProgressBar(total, enable=progress, desc=desc) as bar:
         for m in range(total):
-            w1 = geo.propose_rw(rng, w, step)
+            w1 = geo._propose_rw(rng, w, step)
             E1, _ = _evaluate(fun, w1, m, with_grad=False)
             dH = E1 - E
             with np.errstate(over="ignore", invalid="ignore"):

@@ -48,7 +48,7 @@ import numpy as np
 from ._checks import (MAX_SIZE, MAX_STEPS, check_bool, check_budget, check_finite_array, check_int,
                       check_numeric_dtype, check_seed)
 from .progress import ProgressBar
-from .sampling import Geometry, _check_T, _check_step, _check_w0, _evaluate, hmc, leapfrog
+from .sampling import Geometry, _check_T, _check_step, _check_w0, _evaluate, _leapfrog, hmc
 
 __all__ = ["geodesic", "RatchetResult", "double_ratchet", "replica_energy_grad", "ReplicaResult",
            "coupled_replicas"]
@@ -173,9 +173,9 @@ def double_ratchet(fun, wa, wb, *, T, k, step, n_leapfrog, n_moves, sphere=False
                 f = make(i)
                 dmin0 = state["dmin"].copy()
                 E, G = _evaluate(f, ends[i], m)
-                p = geo.momenta(rng, ends[i], T)
+                p = geo._momenta(rng, ends[i], T)
                 K0 = 0.5 * np.sum(p * p, 1)
-                w1, p1, E1, _ = leapfrog(f, ends[i], p, step, n_leapfrog, geo, G=G, move=m)
+                w1, p1, E1, _ = _leapfrog(f, ends[i], p, step, n_leapfrog, geo, G=G, move=m)
                 dH = E1 - E + 0.5 * np.sum(p1 * p1, 1) - K0
                 with np.errstate(over="ignore", invalid="ignore"):
                     a = np.where(np.isfinite(dH), np.exp(np.minimum(0.0, -dH / T)), 0.0)
@@ -277,6 +277,10 @@ def coupled_replicas(fun, W0, *, gamma, T, step, n_leapfrog, n_moves, sphere=Fal
     cblocks = blocks if sphere else 1
 
     def joint(flat):
+        if not np.all(np.isfinite(flat)):
+            raise ValueError(f"the leapfrog trajectory overflowed to non-finite weights: step={step!r} is too "
+                             "large for this energy; use a smaller step (a trajectory step * n_leapfrog of "
+                             "order 1 or less)")
         E, G, _ = replica_energy_grad(fun, flat.reshape(-1, y, N), gamma, blocks=cblocks)
         return E, G.reshape(flat.shape)
 
