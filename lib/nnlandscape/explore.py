@@ -86,8 +86,14 @@ class Control:
 def _index_of(name: str, values: tuple, default) -> int:
     if default is None:
         return 0
+    if isinstance(default, np.generic):
+        default = default.item()
     for i, v in enumerate(values):
-        if v == default or (
+        try:
+            same = bool(v == default)
+        except (TypeError, ValueError):  # an array or another value that does not compare to a bool
+            same = False
+        if same or (
             isinstance(v, numbers.Real) and isinstance(default, numbers.Real) and math.isclose(v, default)
         ):
             return i
