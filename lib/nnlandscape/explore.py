@@ -561,6 +561,9 @@ class StaticExplorer:
 
     def grid_index(self, **params) -> int:
         """Flat grid index of ``params`` (every control named)."""
+        names = [c.name for c in self.spec]
+        if set(params) != set(names):
+            raise ValueError(f"params must name every control exactly: expected {sorted(names)}, got {sorted(params)}")
         idx = [_index_of(c.name, c.values, params[c.name]) for c in self.spec]
         return int(np.ravel_multi_index(idx, self.shape))
 
