@@ -43,7 +43,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from . import display
-from ._checks import check_choice, check_int
+from ._checks import check_choice, check_instance, check_int, check_sequence
 
 __all__ = [
     "slider",
@@ -86,37 +86,108 @@ class Control:
 def _index_of(name: str, values: tuple, default) -> int:
     if default is None:
         return 0
+    if isinstance(default, np.generic):
+        default = default.item()
     for i, v in enumerate(values):
-        if v == default or (
+        try:
+            same = bool(v == default)
+        except (TypeError, ValueError):  # an array or another value that does not compare to a bool
+            same = False
+        if same or (
             isinstance(v, numbers.Real) and isinstance(default, numbers.Real) and math.isclose(v, default)
         ):
             return i
     raise ValueError(f"default={default!r} of {name!r} is not one of its values {list(values)}")
 
 
+def _check_name(what: str, value) -> str:
+    """``value`` if it is a non-empty str; else a ``TypeError``/``ValueError`` naming ``what``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a non-empty str, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{what} must be a non-empty str, got ''")
+    return value
+
+
+def _check_label(value) -> str | None:
+    return None if value is None else _check_name("label", value)
+
+
+def _check_values(what: str, values) -> tuple:
+    """``values`` as a non-empty tuple (numpy scalars as Python scalars); ``what`` names the parameter."""
+    if isinstance(values, np.ndarray) and values.ndim != 1:
+        raise ValueError(f"{what} must be a one-dimensional sequence, got an array of shape {values.shape}")
+    return tuple(v.item() if isinstance(v, np.generic) else v for v in check_sequence(what, values))
+
+
+def _check_layout(layout) -> dict:
+    if layout is None:
+        return {}
+    if isinstance(layout, go.Layout):
+        return layout.to_plotly_json()
+    return dict(check_instance("layout", layout, dict))
+
+
+def _check_func(func):
+    if not callable(func):
+        raise ValueError(f"func must be callable, got {type(func).__name__}")
+    return func
+
+
+def _check_mode(mode) -> str:
+    if mode is None:
+        return explore_mode()
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be None, 'static' or 'live', got {type(mode).__name__}")
+    return check_choice("mode", mode, ("static", "live"))
+
+
 def slider(name: str, values: Sequence[float], default=None, *, label: str | None = None, fmt: str = "{:g}") -> Control:
     """A numeric slider over the grid ``values`` (e.g. ``range(1, 11)`` or ``np.geomspace(...)``).
 
+    ``name`` (a non-empty str) is the keyword the trace function receives, ``values`` a non-empty
+    sequence of finite numbers, ``default`` one of them (the first if ``None``), ``label`` the text
+    shown (``name`` if ``None``), ``fmt`` a format string for one value (``"{:g}"``).
     The static book precomputes every value; live, the same values are offered.
     """
-    vals = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
+    name = _check_name("name", name)
+    label = _check_label(label)
+    if not isinstance(fmt, str):
+        raise TypeError(f"fmt must be a format str such as '{{:g}}', got {type(fmt).__name__}")
+    vals = _check_values("values", values)
     if len(vals) == 0:
         raise ValueError(f"values of slider {name!r} must be a non-empty sequence of numbers")
     for v in vals:
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
             raise ValueError(f"values of slider {name!r} must be finite numbers, got {v!r}")
-    return Control("slider", name, vals, tuple(fmt.format(v) for v in vals), _index_of(name, vals, default), label or name)
+    try:
+        labels = tuple(fmt.format(v) for v in vals)
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        raise ValueError(f"fmt={fmt!r} cannot format the values of slider {name!r} ({exc}); "
+                         "use a format str with one field, such as '{:g}'") from None
+    return Control("slider", name, vals, labels, _index_of(name, vals, default), label or name)
 
 
 def dropdown(name: str, options, default=None, *, label: str | None = None) -> Control:
-    """A drop-down over ``options``: a sequence of values, or a mapping ``{label: value}``."""
+    """A drop-down over ``options``: a non-empty sequence of values, or a mapping ``{label: value}``.
+
+    ``name`` (a non-empty str) is the keyword the trace function receives, ``default`` one of the
+    values (the first if ``None``), ``label`` the text shown (``name`` if ``None``).  Numeric
+    options must be finite.
+    """
+    name = _check_name("name", name)
+    label = _check_label(label)
     if isinstance(options, dict):
         labels, vals = tuple(map(str, options)), tuple(options.values())
     else:
-        vals = tuple(options)
+        vals = _check_values("options", options)
         labels = tuple(str(v) for v in vals)
     if len(vals) == 0:
         raise ValueError(f"options of dropdown {name!r} must be non-empty")
+    for v in vals:
+        if isinstance(v, numbers.Complex) and not isinstance(v, bool) and not (
+                isinstance(v, numbers.Real) and math.isfinite(v)):
+            raise ValueError(f"options of dropdown {name!r} must be finite numbers or other values, got {v!r}")
     return Control("dropdown", name, vals, labels, _index_of(name, vals, default), label or name)
 
 
@@ -140,13 +211,16 @@ def explore_mode() -> str:
 
 
 def _check_controls(controls) -> tuple[Control, ...]:
-    controls = tuple(controls)
+    if isinstance(controls, Control):
+        raise TypeError("controls must be a list of controls (made by slider() or dropdown()), got a single "
+                        "control: wrap it in a list")
+    controls = tuple(check_sequence("controls", controls))
     if not controls:
         raise ValueError("controls must hold at least one slider or dropdown")
-    names = [c.name for c in controls]
     for c in controls:
         if not isinstance(c, Control):
-            raise ValueError(f"controls must be made by slider() or dropdown(), got {c!r}")
+            raise ValueError(f"controls must be made by slider() or dropdown(), got {type(c).__name__}")
+    names = [c.name for c in controls]
     if len(set(names)) != len(names):
         raise ValueError(f"control names must be distinct, got {names}")
     return controls
@@ -392,6 +466,11 @@ class StaticExplorer:
     """
 
     def __init__(self, func, controls, layout, max_grid=MAX_GRID_POINTS, max_values=MAX_VALUES):
+        func = _check_func(func)
+        controls = _check_controls(controls)
+        layout = _check_layout(layout)
+        max_grid = check_int("max_grid", max_grid, 1)
+        max_values = check_int("max_values", max_values, 1)
         self.spec = controls
         self.shape = tuple(len(c.values) for c in controls)
         n_grid = math.prod(self.shape)
@@ -482,6 +561,9 @@ class StaticExplorer:
 
     def grid_index(self, **params) -> int:
         """Flat grid index of ``params`` (every control named)."""
+        names = [c.name for c in self.spec]
+        if set(params) != set(names):
+            raise ValueError(f"params must name every control exactly: expected {sorted(names)}, got {sorted(params)}")
         idx = [_index_of(c.name, c.values, params[c.name]) for c in self.spec]
         return int(np.ravel_multi_index(idx, self.shape))
 
@@ -522,13 +604,14 @@ def explore(
         ``ValueError``.
     continuous_update : live sliders recompute while dragged (set ``False`` for slow functions).
     """
-    if not callable(func):
-        raise ValueError(f"func must be callable, got {type(func).__name__}")
+    func = _check_func(func)
     controls = _check_controls(controls)
-    mode = check_choice("mode", mode or explore_mode(), ("static", "live"))
+    mode = _check_mode(mode)
     max_grid = check_int("max_grid", max_grid, 1)
     max_values = check_int("max_values", max_values, 1)
-    layout = dict(layout or {})
+    layout = _check_layout(layout)
+    if not isinstance(continuous_update, (bool, np.bool_)):
+        raise TypeError(f"continuous_update must be True or False, got {continuous_update!r}")
     if mode == "live":
         return LiveExplorer(func, controls, layout, continuous_update)
     return StaticExplorer(func, controls, layout, max_grid, max_values)
@@ -553,8 +636,11 @@ def controls_preview(func, controls: Sequence[Control], *, caption: str | None =
     returns an object that displays nothing: a reader in Jupyter never sees a second, dead set of
     controls.
     """
+    func = _check_func(func)
     controls = _check_controls(controls)
-    mode = check_choice("mode", mode or explore_mode(), ("static", "live"))
+    if caption is not None and not isinstance(caption, str):
+        raise TypeError(f"caption must be None or a str, got {type(caption).__name__}")
+    mode = _check_mode(mode)
     if mode == "live":
         return _NoOutput()
     import ipywidgets as widgets

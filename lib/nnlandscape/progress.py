@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
-from ._checks import check_int, check_real
+from ._checks import check_bool, check_int, check_real
 
-__all__ = ["ProgressBar", "tqdm"]
+__all__ = ["ProgressBar"]
 
 
 class ProgressBar(tqdm):
@@ -25,10 +25,20 @@ class ProgressBar(tqdm):
     """
 
     def __init__(self, total: int, *, enable: bool = True, desc: str = "", min_interval: float = 0.2, stream=None):
-        super().__init__(total=check_int("total", total, 0), disable=not enable, desc=str(desc),
-                         mininterval=check_real("min_interval", min_interval, 0.0), file=stream)
+        total = check_int("total", total, 0)
+        enable = check_bool("enable", enable)
+        if not isinstance(desc, str):
+            raise TypeError(f"desc must be a str, got {type(desc).__name__}")
+        min_interval = check_real("min_interval", min_interval, 0.0)
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise TypeError(f"stream must be None or a writable text stream (with .write), got {type(stream).__name__}")
+        super().__init__(total=total, disable=not enable, desc=desc, mininterval=min_interval, file=stream)
 
     def update(self, n: int = 1, postfix: str | None = None):
+        """Advance the bar by ``n`` steps (an integer >= 0); ``postfix`` (a str) is the status text."""
+        n = check_int("n", n, 0)
+        if postfix is not None and not isinstance(postfix, str):
+            raise TypeError(f"postfix must be None or a str, got {type(postfix).__name__}")
         if postfix is not None and not self.disable:
             self.set_postfix_str(postfix, refresh=False)
         return super().update(n)
