@@ -319,35 +319,16 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
                  "nnlandscape._checks.MAX_STEPS", "leapfrog steps")
     check_bool("progress", progress)
     rng = np.random.default_rng(check_seed("seed", seed))
-    C = w.shape[0]
     E, G = _evaluate(fun, w, 0)
-    energies = np.empty((n_moves, C))
-    dHs = np.empty((n_moves, C))
-    samples = np.empty((n_moves // thin, C, w.shape[1]))
-    acc = np.zeros(C)
-    total = n_burn + n_moves
-    with ProgressBar(total, enable=progress, desc=desc) as bar:
-        for m in range(total):
-            p = geo._momenta(rng, w, T)
-            K0 = 0.5 * np.sum(p * p, axis=1)
-            w1, p1, E1, G1 = _leapfrog(fun, w, p, step, n_leapfrog, geo, G=G, move=m)
-            dH = E1 - E + 0.5 * np.sum(p1 * p1, axis=1) - K0
-            with np.errstate(over="ignore", invalid="ignore"):
-                a = np.where(np.isfinite(dH), np.exp(np.minimum(0.0, -dH / T)), 0.0)
-            ok = rng.random(C) < a
-            w = np.where(ok[:, None], w1, w)
-            G = np.where(ok[:, None], G1, G)
-            E = np.where(ok, E1, E)
-            if m < n_burn:
-                step *= np.exp(0.5 * (a - target_accept))
-            else:
-                r = m - n_burn
-                energies[r], dHs[r] = E, dH
-                acc += ok
-                if (r + 1) % thin == 0:
-                    samples[(r + 1) // thin - 1] = w
-            bar.update(1)
-    return SampleResult(w, samples, energies, acc / n_moves, dHs, step, T)
+
+    def propose(m, w, E, G, step):
+        p = geo._momenta(rng, w, T)
+        K0 = 0.5 * np.sum(p * p, axis=1)
+        w1, p1, E1, G1 = _leapfrog(fun, w, p, step, n_leapfrog, geo, G=G, move=m)
+        return w1, E1, G1, E1 - E + 0.5 * np.sum(p1 * p1, axis=1) - K0
+
+    return _metropolis_chain(propose, w, E, G, T=T, step=step, n_moves=n_moves, n_burn=n_burn, thin=thin,
+                             target_accept=target_accept, rng=rng, progress=progress, desc=desc)
 
 
 def rwm(fun, w0, *, T, step, n_moves, sphere=False, blocks=1, n_burn=0, thin=1, target_accept=0.25,
@@ -362,22 +343,41 @@ def rwm(fun, w0, *, T, step, n_moves, sphere=False, blocks=1, n_burn=0, thin=1, 
                                                     target_accept)
     check_bool("progress", progress)
     rng = np.random.default_rng(check_seed("seed", seed))
-    C = w.shape[0]
     E, _ = _evaluate(fun, w, 0, with_grad=False)
+
+    def propose(m, w, E, _, step):
+        w1 = geo._propose_rw(rng, w, step)
+        E1, _ = _evaluate(fun, w1, m, with_grad=False)
+        return w1, E1, None, E1 - E
+
+    return _metropolis_chain(propose, w, E, None, T=T, step=step, n_moves=n_moves, n_burn=n_burn, thin=thin,
+                             target_accept=target_accept, rng=rng, progress=progress, desc=desc)
+
+
+def _metropolis_chain(propose, w, E, G, *, T, step, n_moves, n_burn, thin, target_accept, rng, progress,
+                      desc) -> SampleResult:
+    r"""The Metropolis loop shared by :func:`hmc` and :func:`rwm`, vectorised over chains.
+
+    ``propose(m, w, E, G, step)`` returns, from the current states, energies and gradients (``None``
+    when not used), the proposals ``w1``, their energies ``E1``, their gradients ``G1`` and the energy
+    error ``dH`` (:math:`\Delta U` plus, for HMC, the change of kinetic energy). Each chain accepts
+    with probability :math:`\min(1, e^{-dH/T})` (a non-finite ``dH`` rejects); during the
+    ``n_burn`` burn-in moves the step is adapted towards ``target_accept``.
+    """
+    C = w.shape[0]
     energies = np.empty((n_moves, C))
     dHs = np.empty((n_moves, C))
     samples = np.empty((n_moves // thin, C, w.shape[1]))
     acc = np.zeros(C)
-    total = n_burn + n_moves
-    with ProgressBar(total, enable=progress, desc=desc) as bar:
-        for m in range(total):
-            w1 = geo._propose_rw(rng, w, step)
-            E1, _ = _evaluate(fun, w1, m, with_grad=False)
-            dH = E1 - E
+    with ProgressBar(n_burn + n_moves, enable=progress, desc=desc) as bar:
+        for m in range(n_burn + n_moves):
+            w1, E1, G1, dH = propose(m, w, E, G, step)
             with np.errstate(over="ignore", invalid="ignore"):
                 a = np.where(np.isfinite(dH), np.exp(np.minimum(0.0, -dH / T)), 0.0)
             ok = rng.random(C) < a
             w = np.where(ok[:, None], w1, w)
+            if G is not None:
+                G = np.where(ok[:, None], G1, G)
             E = np.where(ok, E1, E)
             if m < n_burn:
                 step *= np.exp(0.5 * (a - target_accept))
