@@ -112,11 +112,13 @@ class Geometry:
         w = self._arr("w", w)
         if not self.sphere:
             return np.array(w, dtype=float)
-        wb = self._b(w)
-        nrm = np.linalg.norm(wb, axis=-1, keepdims=True)
-        if np.any(nrm == 0):
+        if np.any(np.linalg.norm(self._b(w), axis=-1) == 0):
             raise ValueError("w0 has a block of zero norm; it cannot be put on the sphere")
-        return (wb * (self.R / nrm)).reshape(np.shape(w))
+        return self._normalise(w)
+
+    def _normalise(self, w):
+        wb = self._b(w)
+        return (wb * (self.R / np.linalg.norm(wb, axis=-1, keepdims=True))).reshape(w.shape)
 
     def _per_chain(self, name, x, C):
         x = np.asarray(check_numeric_dtype(name, x), dtype=float)
@@ -166,7 +168,7 @@ class Geometry:
 
     def _propose_rw(self, rng, w, eps):
         w1 = w + eps[:, None] * rng.standard_normal(w.shape)
-        return self.normalise(w1) if self.sphere else w1
+        return self._normalise(w1) if self.sphere else w1
 
 
 def _check_T(T, C):
