@@ -120,18 +120,10 @@ class Geometry:
         wb = self._b(w)
         return (wb * (self.R / np.linalg.norm(wb, axis=-1, keepdims=True))).reshape(w.shape)
 
-    def _per_chain(self, name, x, C):
-        x = np.asarray(check_numeric_dtype(name, x), dtype=float)
-        if x.shape not in ((), (C,)):
-            raise ValueError(f"{name} must be a scalar or have shape ({C},) (one per chain); got shape {x.shape}")
-        if not np.isfinite(x).all() or np.any(x <= 0):
-            raise ValueError(f"{name} is out of range; allowed: finite values in (0, inf)")
-        return np.broadcast_to(x, (C,))
-
     def drift(self, w, p, eps):
         """Free motion for time ``eps`` (per chain, shape ``(C,)``): straight line or great circle."""
         w, p = self._pair("w", w, "p", p, ndim=2)
-        return self._drift(w, p, self._per_chain("eps", eps, w.shape[0]))
+        return self._drift(w, p, _per_chain("eps", eps, w.shape[0]))
 
     def _drift(self, w, p, eps):
         e = eps[:, None]
@@ -154,7 +146,7 @@ class Geometry:
         """Momenta :math:`\\mathcal N(0, T)` in the tangent space at ``w`` (shape ``(C, N)``; ``T`` per chain)."""
         check_instance("rng", rng, np.random.Generator)
         w = self._arr("w", w, ndim=2)
-        return self._momenta(rng, w, self._per_chain("T", T, w.shape[0]))
+        return self._momenta(rng, w, _per_chain("T", T, w.shape[0]))
 
     def _momenta(self, rng, w, T):
         p = rng.standard_normal(w.shape) * np.sqrt(T)[:, None]
@@ -164,29 +156,21 @@ class Geometry:
         """Random-walk proposal (retracted to the spheres); ``w`` of shape ``(C, N)``, ``eps`` per chain."""
         check_instance("rng", rng, np.random.Generator)
         w = self._arr("w", w, ndim=2)
-        return self._propose_rw(rng, w, self._per_chain("eps", eps, w.shape[0]))
+        return self._propose_rw(rng, w, _per_chain("eps", eps, w.shape[0]))
 
     def _propose_rw(self, rng, w, eps):
         w1 = w + eps[:, None] * rng.standard_normal(w.shape)
         return self._normalise(w1) if self.sphere else w1
 
 
-def _check_T(T, C):
-    T = np.asarray(check_numeric_dtype("T", T), dtype=float)
-    if T.shape not in ((), (C,)):
-        raise ValueError(f"T must be a scalar or have shape ({C},) (one per chain); got shape {T.shape}")
-    if not np.all(np.isfinite(T)) or np.any(T <= 0):
-        raise ValueError(f"T={T!r} is out of range; allowed: finite temperatures in (0, inf)")
-    return np.broadcast_to(T, (C,)).astype(float)
-
-
-def _check_step(step, C):
-    step = np.asarray(check_numeric_dtype("step", step), dtype=float)
-    if step.shape not in ((), (C,)):
-        raise ValueError(f"step must be a scalar or have shape ({C},); got shape {step.shape}")
-    if not np.all(np.isfinite(step)) or np.any(step <= 0):
-        raise ValueError(f"step={step!r} is out of range; allowed: finite values in (0, inf)")
-    return np.broadcast_to(step, (C,)).astype(float).copy()
+def _per_chain(name, x, C):
+    """``x`` as a writable float array ``(C,)``: a scalar or one value per chain, finite and ``> 0``."""
+    x = np.asarray(check_numeric_dtype(name, x), dtype=float)
+    if x.shape not in ((), (C,)):
+        raise ValueError(f"{name} must be a scalar or have shape ({C},) (one per chain); got shape {x.shape}")
+    if not np.isfinite(x).all() or np.any(x <= 0):
+        raise ValueError(f"{name}={x!r} is out of range; allowed: finite values in (0, inf)")
+    return np.broadcast_to(x, (C,)).copy()
 
 
 def _check_w0(w0, name="w0"):
@@ -231,7 +215,7 @@ def leapfrog(fun, w, p, step, n_leapfrog, geometry: Geometry, G=None, move=0):
     check_instance("geometry", geometry, Geometry)
     n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1, MAX_STEPS)
     w, p = geometry._pair("w", w, "p", p, ndim=2)
-    step = _check_step(step, w.shape[0])
+    step = _per_chain("step", step, w.shape[0])
     if G is not None:
         G = geometry._arr("G", G, ndim=2)
         if G.shape != w.shape:
@@ -282,8 +266,8 @@ class SampleResult:
 def _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks, target_accept):
     w0 = _check_w0(w0)
     C, N = w0.shape
-    T = _check_T(T, C)
-    step = _check_step(step, C)
+    T = _per_chain("T", T, C)
+    step = _per_chain("step", step, C)
     n_moves = check_int("n_moves", n_moves, 1)
     n_burn = check_int("n_burn", n_burn, 0)
     thin = check_int("thin", thin, 1, n_moves)

@@ -48,7 +48,7 @@ import numpy as np
 from ._checks import (MAX_SIZE, MAX_STEPS, check_bool, check_budget, check_finite_array, check_int,
                       check_numeric_dtype, check_seed)
 from .progress import ProgressBar
-from .sampling import Geometry, _check_T, _check_step, _check_w0, _evaluate, _leapfrog, hmc
+from .sampling import Geometry, _check_w0, _evaluate, _leapfrog, _per_chain, hmc
 
 __all__ = ["geodesic", "RatchetResult", "double_ratchet", "replica_energy_grad", "ReplicaResult",
            "coupled_replicas"]
@@ -123,12 +123,12 @@ def double_ratchet(fun, wa, wb, *, T, k, step, n_leapfrog, n_moves, sphere=False
     if wa.shape != wb.shape:
         raise ValueError(f"wa and wb must have the same shape; got {wa.shape} and {wb.shape}")
     C, N = wa.shape
-    T = _check_T(T, C)
+    T = _per_chain("T", T, C)
     k = np.asarray(check_numeric_dtype("k", k), dtype=float)
     if k.shape not in ((), (C,)) or not np.all(np.isfinite(k)) or np.any(k <= 0):
         raise ValueError(f"k={k!r} is out of range; allowed: finite stiffness in (0, inf), scalar or one per pair")
     k = np.broadcast_to(k, (C,))
-    step = _check_step(step, C)
+    step = _per_chain("step", step, C)
     n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1)
     n_moves = check_int("n_moves", n_moves, 1)
     check_budget("n_moves * n_leapfrog", n_moves * n_leapfrog, MAX_STEPS, "nnlandscape._checks.MAX_STEPS",
