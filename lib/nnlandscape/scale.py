@@ -516,7 +516,7 @@ def run(experiment, *, n_items: int, chunk_size: int, seed: int, params: dict | 
                 futures = {cl.submit(_worker_chunk, exp.run_chunk, params, seed, *bounds[k], pure=False,
                                      key=f"{tag}-chunk-{k}-{time.time_ns()}"): k for k in todo}
                 try:
-                    for fut, arrays in as_completed(futures, with_results=True):
+                    for fut, arrays in as_completed(futures, loop=cl.loop, with_results=True):
                         keep(futures[fut], arrays)
                         fut.release()
                         bar.update(1)
