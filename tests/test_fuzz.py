@@ -67,6 +67,10 @@ NEVER_CALL = {
     "nnlandscape.book.build": "runs a full book build (minutes, writes _build/)",
     "nnlandscape.display.use_book_renderer": "changes the global plotly renderer",
     "nnlandscape.explore.LiveExplorer": "needs a live Jupyter front end",
+    "nnlandscape.scale.main": "command line: parses sys.argv, writes a results folder (tested in test_scale)",
+    "nnlandscape.scale.run": "writes a results folder named by `out` and connects to schedulers named by `client` "
+                             "(its bad input is tested in test_scale)",
+    "nnlandscape.scale.register": "changes the global experiment registry (tested in test_scale)",
 }
 # Skip whole modules: sphinx extension entry points (called by Sphinx only).
 SKIP_MODULES = {"sphinx_ext": "Sphinx extension entry points, called by Sphinx only"}
@@ -287,6 +291,10 @@ def _overrides():
         "nnlandscape.landscape.train_models": {"steps": 5},
         "nnlandscape.sphere_mc.metropolis_sphere": {"n_steps": 4, "n_burn": 2},
         "nnlandscape.sphere_mc.sphere_descent": {"n_steps": 4},
+        "nnlandscape.scale.chunk_bounds": {"n_items": 10, "chunk_size": 3},
+        "nnlandscape.scale.item_seed": {"seed": 1, "i": 2},
+        "nnlandscape.scale.results_dir": {"name": "ch05"},
+        "nnlandscape.scale.load_results": {"name": "ch05"},
     }
 
 

@@ -139,7 +139,7 @@ def test_bad_input_before_work(tmp_path, toy, monkeypatch):
                      (dict(n_items=2.5), "n_items")]:
         with pytest.raises(ValueError, match=name):
             scale.run(toy, **{**base, **kw})
-    with pytest.raises(ValueError, match="not registered"):
+    with pytest.raises(ValueError, match="not a registered experiment"):
         scale.run("ch99", **base)
     with pytest.raises(ValueError, match="steps"):
         scale.run("ch05", **{**base, "params": {"steps": 0}})

@@ -108,11 +108,11 @@ def register(experiment: Experiment) -> Experiment:
     return experiment
 
 
-def _experiment(experiment) -> Experiment:
+def _experiment(experiment, pname="experiment") -> Experiment:
     if isinstance(experiment, Experiment):
         return experiment
     if not isinstance(experiment, str) or experiment not in EXPERIMENTS:
-        raise ValueError(f"experiment={experiment!r} is not registered; choose one of "
+        raise ValueError(f"{pname}={experiment!r} is not a registered experiment; choose one of "
                          f"{', '.join(map(repr, EXPERIMENTS))}")
     return EXPERIMENTS[experiment]
 
@@ -541,7 +541,7 @@ def load(out) -> ScaleResult:
 def results_dir(name: str) -> Path:
     """Where a chapter looks for the results of experiment ``name``: ``$NNLANDSCAPE_RESULTS/<name>``
     or ``results/<name>`` at the repository root."""
-    _experiment(name)
+    _experiment(name, "name")
     root = os.environ.get("NNLANDSCAPE_RESULTS")
     if root:
         return Path(root) / name
