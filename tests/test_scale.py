@@ -247,3 +247,31 @@ def test_killed_worker_loses_no_finished_chunk(tmp_path):
         f = out / name
         assert f.stat().st_mtime_ns == mtime and f.read_bytes() == data
     _same(r, scale.run("ch05", **kw))
+
+
+def test_chapter_reads_a_results_folder_and_says_which_scale(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNLANDSCAPE_RESULTS", str(tmp_path))
+    assert scale.results_dir("ch05") == tmp_path / "ch05"
+    assert scale.load_results("ch05") is None
+    text = scale.ch05_markdown(None, book_networks=1280, book_steps=1500)
+    assert "book's own" in text and "1,280 networks of 1,500 steps" in text
+    # a partial run: 2 of 3 chunks present
+    kw = dict(n_items=6, chunk_size=2, seed=4, params=SMALL, out=tmp_path / "ch05", progress=False)
+
+    def stop_after_two(k, start, stop):
+        if k == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        scale.run("ch05", on_chunk=stop_after_two, **kw)
+    r = scale.load_results("ch05", fields=["loss", "diverged", "optimizer", "dead0"])
+    assert sorted(r.data) == ["dead0", "diverged", "loss", "optimizer"] and r.n_present == 4
+    text = scale.ch05_markdown(r, book_networks=1280, book_steps=1500)
+    assert "partial run: 2 of 3 chunks" in text and "4 of 6 networks of 60 steps" in text
+    s = scale.ch05_summary(r)
+    k, n = s["n_global"], s["n"]
+    from scipy import stats
+
+    assert f"{100 * stats.beta.ppf(0.975, k + 1, n - k):.2g} %" in text  # 0 of 4: 1 - 0.025**(1/4)
+    assert np.isclose(stats.beta.ppf(0.975, 1, 4), 1 - 0.025 ** 0.25)
+    assert text.count("\n| momentum |") == 1 and text.count("\n| adadelta |") == 1

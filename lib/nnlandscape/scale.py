@@ -56,7 +56,7 @@ from ._checks import MAX_BYTES, MAX_FLOPS, MAX_STEPS, check_bool, check_instance
 from .progress import ProgressBar
 
 __all__ = ["Experiment", "EXPERIMENTS", "register", "item_seed", "chunk_bounds", "ScaleResult", "run", "load",
-           "results_dir", "load_results", "ch05_summary", "main", "CONNECT_TIMEOUT"]
+           "results_dir", "load_results", "ch05_summary", "ch05_markdown", "main", "CONNECT_TIMEOUT"]
 
 #: seconds to wait for a scheduler before calling it unreachable
 CONNECT_TIMEOUT = 5.0
@@ -265,6 +265,37 @@ def ch05_summary(result: "ScaleResult") -> dict:
     return out
 
 
+def ch05_markdown(result, *, book_networks: int, book_steps: int) -> str:
+    r"""What chapter 5 says about its scale: the book's own (``result is None``) or a table of the
+    paper-scale run in ``result`` (per optimiser: networks, best loss, % below the floor, % dead,
+    and the networks below :data:`~nnlandscape.landscape.GLOBAL_TOL` with the upper end of the
+    two-sided 95 % Clopper-Pearson interval of that fraction)."""
+    from scipy import stats
+
+    from . import landscape
+
+    book_networks = check_int("book_networks", book_networks, 1)
+    book_steps = check_int("book_steps", book_steps, 1)
+    if result is None:
+        return (f"**Scale shown: the book's own**, {book_networks:,} networks of {book_steps:,} steps each. No "
+                "paper-scale results are present (a folder `results/ch05` at the top of the book's sources, or "
+                "`$NNLANDSCAPE_RESULTS/ch05`, written by `python -m nnlandscape.scale ch05`).")
+    s = ch05_summary(result)
+    part = "" if result.complete else f" (a partial run: {len(result.chunks_done)} of {result.n_chunks} chunks present)"
+    rows = []
+    for name, v in s["per_optimizer"].items():
+        rows.append(f"| {name} | {v['n']:,} | {v['best']:.3g} | {v['below_floor_pct']:.2f} | {v['dead_pct']:.2f} | "
+                    f"{v['diverged']:,} |")
+    n, k = s["n"], s["n_global"]
+    upper = float(stats.beta.ppf(0.975, k + 1, n - k)) if n > k else 1.0
+    return (f"**Scale shown: a paper-scale run**{part}: {n:,} of {s['n_items']:,} networks of {s['steps']:,} steps "
+            f"(seed {result.seed}); the figures above stay at the book's scale ({book_networks:,} networks of "
+            f"{book_steps:,} steps). Of these {n:,} networks, **{k:,} reached the global minimum** (loss below "
+            f"{landscape.GLOBAL_TOL:g}; 95 % upper bound on the rate {100 * upper:.2g} %).\n\n"
+            "| optimiser | networks | best loss | below the floor (%) | died (%) | diverged |\n"
+            "|---|---|---|---|---|---|\n" + "\n".join(rows))
+
+
 # --------------------------------------------------------------------------- results
 @dataclass
 class ScaleResult:
@@ -383,9 +414,9 @@ class _Store:
     def save(self, k, start, stop, arrays):
         self._atomic(self.chunk_name(k), lambda fh: np.savez(fh, _start=start, _stop=stop, **arrays))
 
-    def read(self, k):
+    def read(self, k, fields=None):
         with np.load(self.path / self.chunk_name(k)) as z:
-            return {key: z[key] for key in z.files if not key.startswith("_")}
+            return {key: z[key] for key in z.files if not key.startswith("_") and (fields is None or key in fields)}
 
 
 # --------------------------------------------------------------------------- running
@@ -532,10 +563,15 @@ def run(experiment, *, n_items: int, chunk_size: int, seed: int, params: dict | 
     return _assemble(manifest, parts)
 
 
-def load(out) -> ScaleResult:
-    """The finished chunks of the results folder ``out``, assembled (see :meth:`ScaleResult.describe`)."""
+def load(out, fields=None) -> ScaleResult:
+    """The finished chunks of the results folder ``out``, assembled (see :meth:`ScaleResult.describe`);
+    ``fields`` (names) reads only those arrays (default: all)."""
     store = _Store(out)
-    return _assemble(store.manifest, {k: store.read(k) for k in store.done()})
+    if fields is not None:
+        if isinstance(fields, str) or not all(isinstance(f, str) for f in fields):
+            raise TypeError(f"fields must be None or a list of array names, got {fields!r}")
+        fields = set(fields)
+    return _assemble(store.manifest, {k: store.read(k, fields) for k in store.done()})
 
 
 def results_dir(name: str) -> Path:
@@ -550,10 +586,11 @@ def results_dir(name: str) -> Path:
     return Path(ROOT) / "results" / name
 
 
-def load_results(name: str):
-    """:func:`load` of :func:`results_dir`\\ ``(name)`` when it holds a manifest, else ``None``."""
+def load_results(name: str, fields=None):
+    """:func:`load` of :func:`results_dir`\\ ``(name)`` (``fields`` as there) when it holds a manifest,
+    else ``None``."""
     d = results_dir(name)
-    return load(d) if (d / _MANIFEST).exists() else None
+    return load(d, fields) if (d / _MANIFEST).exists() else None
 
 
 # --------------------------------------------------------------------------- command line
