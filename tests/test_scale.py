@@ -195,9 +195,11 @@ def test_same_bits_in_process_and_on_1_and_2_workers(cluster, tmp_path):
 
     kw = dict(n_items=9, chunk_size=2, seed=17, params=SMALL, progress=False)
     ref = scale.run("ch05", **kw)
+    kw1 = dict(n_items=5, chunk_size=2, seed=5, params=CH01, progress=False)
     with Client(cluster) as c:
         two = scale.run("ch05", client=c, out=tmp_path / "two", **kw)
         assert len(c.scheduler_info()["workers"]) == 2
+        _same(scale.run("ch01", client=c, **kw1), scale.run("ch01", **kw1))
     one_addr = None
     from distributed import LocalCluster
 
@@ -275,3 +277,31 @@ def test_chapter_reads_a_results_folder_and_says_which_scale(tmp_path, monkeypat
     assert f"{100 * stats.beta.ppf(0.975, k + 1, n - k):.2g} %" in text  # 0 of 4: 1 - 0.025**(1/4)
     assert np.isclose(stats.beta.ppf(0.975, 1, 4), 1 - 0.025 ** 0.25)
     assert text.count("\n| momentum |") == 1 and text.count("\n| adadelta |") == 1
+
+
+CH01 = dict(N=8, width_ratio=2, n_steps=40, n_burn=10, offset_points=64)
+
+
+def test_ch01_chunks_and_cli(tmp_path):
+    a = scale.run("ch01", n_items=5, chunk_size=2, seed=5, params=CH01, progress=False)
+    b = scale.run("ch01", n_items=7, chunk_size=2, seed=5, params=CH01, progress=False)
+    for k in a.data:  # a chunk's stream depends on its bounds only: the shared chunks agree
+        assert a.data[k][:4].tobytes() == b.data[k][:4].tobytes(), k
+    assert a.data["energy"].shape == (5, 6) and np.all((a.data["acceptance"] > 0) & (a.data["acceptance"] < 1))
+    assert np.all(np.abs(a.data["overlap"]) <= 1 + 1e-12)
+    # the networks are per item: item 4's sphere mean from its own chunk matches MLPBatch's network 4
+    from nnlandscape.input_landscape import MLPBatch
+
+    nets = MLPBatch("tanh", 1, 16, 8, n_networks=1, seed=5, first_index=4)
+    ref = MLPBatch("tanh", 1, 16, 8, n_networks=5, seed=5)
+    x = np.cos(np.arange(8.0))[None, None, :]
+    np.testing.assert_allclose(nets(x)[0], ref(np.repeat(x, 5, axis=0))[4], rtol=1e-13)
+    assert not np.allclose(ref(np.repeat(x, 5, axis=0))[3], ref(np.repeat(x, 5, axis=0))[4])
+    out = tmp_path / "ch01"
+    assert scale.main(["ch01", "--networks", "3", "--steps", "40", "--param", "n_burn=10", "--param", "N=8",
+                       "--param", "width_ratio=2", "--param", "offset_points=64", "--chunk-size", "2",
+                       "--out", str(out), "--no-progress"]) == 0
+    r = scale.load(out)
+    assert r.complete and r.params["n_steps"] == 40 and r.params["activation"] == "tanh"
+    with pytest.raises(ValueError, match="unknown keys"):
+        scale.run("ch01", n_items=2, chunk_size=1, seed=0, params={"steps": 3}, progress=False)

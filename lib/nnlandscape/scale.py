@@ -33,8 +33,18 @@ Command line (defaults are the paper's sizes)::
 
     python -m nnlandscape.scale ch05 --scheduler tcp://host:8786 --out results/ch05
     python -m nnlandscape.scale ch05 --networks 2048 --steps 1500 --chunk-size 256   # in-process
+    python -m nnlandscape.scale ch01 --param activation='"sin"' --param sigma_w2=4 --param N=100
 
-Experiments are registered by name (:data:`EXPERIMENTS`, :func:`register`).
+Experiments are registered by name (:data:`EXPERIMENTS`, :func:`register`):
+
+* ``"ch05"``: Gamst & Walker's mass training (320 000 networks x 50 000 steps, momentum and
+  Adadelta alternating over the items), per-item seeds: an item's result does not depend on the
+  chunk size either, and any prefix of a run is a smaller run;
+* ``"ch01"``: Metropolis with replica exchange on the sphere over random depth-1 networks of width
+  ``width_ratio * N`` (default :math:`N = 200`, :math:`n = 64N`, 256 networks: the size the
+  chapter's finite-width test asks for; not a number from a paper). The networks are per item;
+  the Monte Carlo noise draws from a per-chunk stream, so results are the same bits for any number
+  of workers at a fixed ``chunk_size``.
 """
 from __future__ import annotations
 
@@ -52,7 +62,7 @@ from typing import Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._checks import MAX_BYTES, MAX_FLOPS, MAX_STEPS, check_bool, check_instance, check_int
+from ._checks import MAX_BYTES, MAX_FLOPS, MAX_STEPS, check_bool, check_instance, check_int, check_real
 from .progress import ProgressBar
 
 __all__ = ["Experiment", "EXPERIMENTS", "register", "item_seed", "chunk_bounds", "ScaleResult", "run", "load",
@@ -236,6 +246,89 @@ register(Experiment(
     item="networks", paper_items=320_000, paper_chunk=1000, defaults=_CH05_DEFAULTS, check=_ch05_check,
     run_chunk=_ch05_chunk, bytes_per_item=_ch05_bytes, max_chunk=_ch05_max_chunk,
     model_steps_per_item=_ch05_model_steps))
+
+
+# --------------------------------------------------------------------------- ch01: Monte Carlo over networks
+_CH01_DEFAULTS = {"activation": "tanh", "sigma_w2": 1.0, "N": 200, "width_ratio": 64,
+                  "temperatures": [float(t) for t in np.geomspace(0.12, 1.5, 6)], "n_chains": 2,
+                  "n_steps": 1600, "n_burn": 400, "record_every": 10, "swap_every": 5, "offset_points": 4096}
+
+
+def _ch01_check(params: dict) -> dict:
+    from .activations import get_activation
+    from .sphere_mc import _check_temperatures
+
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(_CH01_DEFAULTS))
+    if unknown:
+        raise ValueError(f"params: unknown keys {unknown}; ch01 takes {sorted(_CH01_DEFAULTS)}")
+    p = {**_CH01_DEFAULTS, **params}
+    if not isinstance(p["activation"], str):
+        raise ValueError(f"activation must be a registry name (str), got {p['activation']!r}")
+    get_activation(p["activation"])
+    p["sigma_w2"] = float(check_real("sigma_w2", p["sigma_w2"], 0.0, low_open=True))
+    p["N"] = check_int("N", p["N"], 2, 10**5)
+    p["width_ratio"] = check_int("width_ratio", p["width_ratio"], 1, 10**4)
+    p["temperatures"] = [float(t) for t in _check_temperatures(p["temperatures"])]
+    p["n_chains"] = check_int("n_chains", p["n_chains"], 2, 64)
+    p["n_steps"] = check_int("n_steps", p["n_steps"], 4, MAX_STEPS)
+    p["n_burn"] = check_int("n_burn", p["n_burn"], 0, MAX_STEPS)
+    p["record_every"] = check_int("record_every", p["record_every"], 1, p["n_steps"])
+    p["swap_every"] = check_int("swap_every", p["swap_every"], 0, MAX_STEPS)
+    p["offset_points"] = check_int("offset_points", p["offset_points"], 4, 10**7)
+    return p
+
+
+def _ch01_flops(p) -> float:
+    n = p["N"] * p["width_ratio"]
+    fpp = 2.0 * (p["N"] * n + n)  # one forward pass of one network (MLPBatch.flops_per_point)
+    chains = len(p["temperatures"]) * p["n_chains"]
+    return 3.0 * (p["n_burn"] + p["n_steps"]) * chains * fpp, 2.0 * p["offset_points"] * fpp
+
+
+def _ch01_bytes(p) -> float:
+    n = p["N"] * p["width_ratio"]
+    chains = len(p["temperatures"]) * p["n_chains"]
+    return 8.0 * (p["N"] * n + 2 * n) + 8.0 * chains * (p["N"] + 4 * n)
+
+
+def _ch01_max_chunk(p) -> int:
+    mc, mean = _ch01_flops(p)
+    n = p["N"] * p["width_ratio"]
+    return max(0, int(min(MAX_FLOPS / mc, MAX_FLOPS / mean, MAX_BYTES / (8.0 * (p["N"] * n + 2 * n)),
+                          MAX_BYTES / _ch01_bytes(p))))
+
+
+def _ch01_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
+    r"""Metropolis on the sphere (with replica exchange) for networks ``start..stop-1`` of the depth-1
+    family :class:`~nnlandscape.input_landscape.MLPBatch`\ ``(seed, first_index=start)`` (network
+    :math:`i` from :func:`item_seed`\ ``(seed, i)``, whatever the chunk). The proposals and the
+    sphere-mean estimate draw from the chunk's stream ``SeedSequence(seed, spawn_key=(start, stop))``,
+    so they depend on the chunk boundaries (``n_items``, ``chunk_size``; never the workers)."""
+    from .input_landscape import MLPBatch
+    from .sphere_mc import metropolis_sphere
+
+    p = params
+    nets = MLPBatch(p["activation"], 1, p["width_ratio"] * p["N"], p["N"], n_networks=stop - start,
+                    sigma_w2=p["sigma_w2"], seed=seed, first_index=start)
+    mean_ss, mc_ss = np.random.SeedSequence(seed, spawn_key=(start, stop)).spawn(2)
+    offset, _ = nets.sphere_mean(p["offset_points"], seed=mean_ss)
+    r = metropolis_sphere(nets, p["temperatures"], n_chains=p["n_chains"], n_steps=p["n_steps"], n_burn=p["n_burn"],
+                          record_every=p["record_every"], offset=offset, swap_every=p["swap_every"], seed=mc_ss)
+    S = r.energies.shape[0]
+    e = r.energies
+    return {"item": np.arange(start, stop, dtype=np.int64), "offset": offset,
+            "energy": r.energy_by_network(), "overlap": r.overlap_by_network(),
+            "abs_overlap": np.abs(r.overlaps).mean(axis=(0, 3)), "acceptance": r.acceptance,
+            "drift": e[S // 2:].mean(axis=(0, 3)) - e[: S // 2].mean(axis=(0, 3))}
+
+
+register(Experiment(
+    name="ch01", description="Metropolis on the sphere over random depth-1 networks of width n = ratio * N",
+    item="networks", paper_items=256, paper_chunk=8, defaults=_CH01_DEFAULTS, check=_ch01_check,
+    run_chunk=_ch01_chunk, bytes_per_item=_ch01_bytes, max_chunk=_ch01_max_chunk,
+    model_steps_per_item=lambda p: float((p["n_burn"] + p["n_steps"]) * len(p["temperatures"]) * p["n_chains"])))
 
 
 def ch05_summary(result: "ScaleResult") -> dict:
@@ -604,8 +697,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="results folder (default: results/EXPERIMENT)")
     parser.add_argument("--networks", "--items", dest="n_items", type=int, default=None,
                         help="number of items (default: the paper's)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (ch05; default: the paper's)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps (ch05) or recorded Monte Carlo steps (ch01); default: the paper's")
     parser.add_argument("--optimizers", default=None, help="comma-separated optimisers (ch05)")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                        help="any parameter of the experiment (VALUE read as JSON, else as a string); repeatable")
     parser.add_argument("--chunk-size", type=int, default=None, help="items per task")
     parser.add_argument("--seed", type=int, default=2017)
     parser.add_argument("--no-progress", action="store_true")
@@ -613,8 +709,16 @@ def main(argv=None) -> int:
     a = parser.parse_args(argv)
     exp = EXPERIMENTS[a.experiment]
     params = {}
+    for kv in a.param:
+        key, sep, value = kv.partition("=")
+        if not sep or not key:
+            parser.error(f"--param needs KEY=VALUE, got {kv!r}")
+        try:
+            params[key.strip()] = json.loads(value)
+        except ValueError:
+            params[key.strip()] = value
     if a.steps is not None:
-        params["steps"] = a.steps
+        params["steps" if "steps" in exp.defaults else "n_steps"] = a.steps
     if a.optimizers is not None:
         params["optimizers"] = [s.strip() for s in a.optimizers.split(",") if s.strip()]
     n_items = exp.paper_items if a.n_items is None else a.n_items
