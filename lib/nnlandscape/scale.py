@@ -33,7 +33,7 @@ Command line (defaults are the paper's sizes)::
 
     python -m nnlandscape.scale ch05 --scheduler tcp://host:8786 --out results/ch05
     python -m nnlandscape.scale ch05 --networks 2048 --steps 1500 --chunk-size 256   # in-process
-    python -m nnlandscape.scale ch01 --param activation='"relu"' --param sigma_w2=2 \\
+    python -m nnlandscape.scale ch01 --param activation='"relu"' --param sigma_w2=2 \
         --param temperatures='[0.04, 0.073, 0.13, 0.24, 0.44, 0.8]'
 
 Experiments are registered by name (:data:`EXPERIMENTS`, :func:`register`):
