@@ -270,6 +270,7 @@ def test_chapter_reads_a_results_folder_and_says_which_scale(tmp_path, monkeypat
     assert sorted(r.data) == ["dead0", "diverged", "loss", "optimizer"] and r.n_present == 4
     text = scale.ch05_markdown(r, book_networks=1280, book_steps=1500)
     assert "partial run: 2 of 3 chunks" in text and "4 of 6 networks of 60 steps" in text
+    assert "smaller than the paper's 320,000 networks of 50,000 steps" in text
     s = scale.ch05_summary(r)
     k, n = s["n_global"], s["n"]
     from scipy import stats

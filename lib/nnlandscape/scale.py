@@ -382,9 +382,12 @@ def ch05_markdown(result, *, book_networks: int, book_steps: int) -> str:
                     f"{v['diverged']:,} |")
     n, k = s["n"], s["n_global"]
     upper = float(stats.beta.ppf(0.975, k + 1, n - k)) if n > k else 1.0
-    return (f"**Scale shown: a paper-scale run**{part}: {n:,} of {s['n_items']:,} networks of {s['steps']:,} steps "
-            f"(seed {result.seed}); the figures above stay at the book's scale ({book_networks:,} networks of "
-            f"{book_steps:,} steps). Of these {n:,} networks, **{k:,} reached the global minimum** (loss below "
+    exp = EXPERIMENTS["ch05"]
+    scale_word = ("the paper's scale" if s["n_items"] >= exp.paper_items and s["steps"] >= exp.defaults["steps"]
+                  else f"smaller than the paper's {exp.paper_items:,} networks of {exp.defaults['steps']:,} steps")
+    return (f"**Scale shown: a separate run**{part}, {n:,} of {s['n_items']:,} networks of {s['steps']:,} steps "
+            f"(seed {result.seed}; {scale_word}); the figures above stay at the book's scale ({book_networks:,} "
+            f"networks of {book_steps:,} steps). Of these {n:,} networks, **{k:,} reached the global minimum** (loss below "
             f"{landscape.GLOBAL_TOL:g}; 95 % upper bound on the rate {100 * upper:.2g} %).\n\n"
             "| optimiser | networks | best loss | below the floor (%) | died (%) | diverged |\n"
             "|---|---|---|---|---|---|\n" + "\n".join(rows))
