@@ -200,6 +200,8 @@ def test_same_bits_in_process_and_on_1_and_2_workers(cluster, tmp_path):
         two = scale.run("ch05", client=c, out=tmp_path / "two", **kw)
         assert len(c.scheduler_info()["workers"]) == 2
         _same(scale.run("ch01", client=c, **kw1), scale.run("ch01", **kw1))
+        kw4 = dict(n_items=6, chunk_size=4, seed=5, params=CH04, progress=False)
+        _same(scale.run("ch04", client=c, **kw4), scale.run("ch04", **kw4))
     one_addr = None
     from distributed import LocalCluster
 
@@ -306,3 +308,21 @@ def test_ch01_chunks_and_cli(tmp_path):
     assert r.complete and r.params["n_steps"] == 40 and r.params["activation"] == "tanh"
     with pytest.raises(ValueError, match="unknown keys"):
         scale.run("ch01", n_items=2, chunk_size=1, seed=0, params={"steps": 3}, progress=False)
+
+
+CH04 = dict(N=40, K=4, alpha=0.5, gd_steps=50, n_moves=10, n_burn=4, n_leapfrog=5, temperatures=[1e-3, 1e-1])
+
+
+def test_ch04_chains_share_starts_and_stay_on_the_spheres():
+    a = scale.run("ch04", n_items=6, chunk_size=4, seed=5, params=CH04, progress=False)
+    b = scale.run("ch04", n_items=6, chunk_size=3, seed=5, params=CH04, progress=False)
+    np.testing.assert_array_equal(a.data["start"], [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(a.data["T"], [1e-3, 1e-1] * 3)
+    # the descent of a start does not depend on the chunk, and both temperatures of a start share it
+    np.testing.assert_array_equal(a.data["gd_train_error"], b.data["gd_train_error"])
+    assert np.all(a.data["gd_train_error"][::2] == a.data["gd_train_error"][1::2])
+    # geodesic HMC keeps every unit on its sphere |w_k|^2 = n = N / K (float32 storage: rtol 1e-6)
+    units = a.data["final"].astype(float).reshape(6, 4, 10)
+    np.testing.assert_allclose(np.square(units).sum(-1), 10.0, rtol=1e-5)
+    assert np.all((a.data["acceptance"] >= 0) & (a.data["acceptance"] <= 1))
+    assert np.all(a.data["q_gd"] <= 1 + 1e-12)

@@ -41,6 +41,11 @@ Experiments are registered by name (:data:`EXPERIMENTS`, :func:`register`):
 * ``"ch05"``: Gamst & Walker's mass training (320 000 networks x 50 000 steps, momentum and
   Adadelta alternating over the items), per-item seeds: an item's result does not depend on the
   chunk size either, and any prefix of a run is a smaller run;
+* ``"ch04"``: chapter 4's thermodynamics of the tree committee machine at the paper's size
+  (:math:`N = 1000`, :math:`K = 50`): 50 gradient-descent solutions x 6 temperatures = 300 HMC
+  chains of 2000 recorded moves (the chapter: :math:`N = 200`, 8 x 6 chains of 160 moves; the
+  number of chains and moves are our choice for "long chains"); per-item starts, per-chunk HMC
+  streams;
 * ``"ch01"``: Metropolis with replica exchange on the sphere over random depth-1 networks of width
   ``width_ratio * N`` (default :math:`N = 200`, :math:`n = 64N`, 256 networks: the size the
   chapter's finite-width test asks for; not a number from a paper). The networks are per item;
@@ -63,7 +68,7 @@ from typing import Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._checks import MAX_BYTES, MAX_FLOPS, MAX_STEPS, check_bool, check_instance, check_int, check_real
+from ._checks import MAX_BYTES, MAX_FLOPS, MAX_SIZE, MAX_STEPS, check_bool, check_instance, check_int, check_real
 from .progress import ProgressBar
 
 __all__ = ["Experiment", "EXPERIMENTS", "register", "item_seed", "chunk_bounds", "ScaleResult", "run", "load",
@@ -330,6 +335,102 @@ register(Experiment(
     item="networks", paper_items=256, paper_chunk=8, defaults=_CH01_DEFAULTS, check=_ch01_check,
     run_chunk=_ch01_chunk, bytes_per_item=_ch01_bytes, max_chunk=_ch01_max_chunk,
     model_steps_per_item=lambda p: float((p["n_burn"] + p["n_steps"]) * len(p["temperatures"]) * p["n_chains"])))
+
+
+# --------------------------------------------------------------------------- ch04: HMC chains
+_CH04_DEFAULTS = {"N": 1000, "K": 50, "alpha": 0.3, "kind": "random", "data_seed": 1, "zeta": 5.0, "lam": 1e-7,
+                  "temperatures": [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], "gd_lr": 0.5, "gd_steps": 1500,
+                  "step": 0.03, "n_leapfrog": 30, "n_moves": 2000, "n_burn": 200}
+
+
+def _ch04_check(params: dict) -> dict:
+    from .committee import _check_arch
+
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(_CH04_DEFAULTS))
+    if unknown:
+        raise ValueError(f"params: unknown keys {unknown}; ch04 takes {sorted(_CH04_DEFAULTS)}")
+    p = {**_CH04_DEFAULTS, **params}
+    p["N"], p["K"] = (int(v) for v in _check_arch(p["N"], p["K"]))
+    p["alpha"] = check_real("alpha", p["alpha"], 0.0, 100.0, low_open=True)
+    if p["kind"] not in ("random", "teacher"):
+        raise ValueError(f"kind={p['kind']!r} is not allowed; choose 'random' or 'teacher'")
+    p["data_seed"] = check_int("data_seed", p["data_seed"], 0, 2**63 - 1)
+    p["zeta"] = check_real("zeta", p["zeta"], 0.0, low_open=True)
+    p["lam"] = check_real("lam", p["lam"], 0.0)
+    T = p["temperatures"]
+    if isinstance(T, str) or not isinstance(T, (list, tuple)) or not T:
+        raise ValueError(f"temperatures must be a non-empty list of positive numbers, got {T!r}")
+    p["temperatures"] = [check_real("temperatures", t, 0.0, low_open=True) for t in T]
+    p["gd_lr"] = check_real("gd_lr", p["gd_lr"], 0.0, low_open=True)
+    p["gd_steps"] = check_int("gd_steps", p["gd_steps"], 1, MAX_STEPS)
+    p["step"] = check_real("step", p["step"], 0.0, low_open=True)
+    p["n_leapfrog"] = check_int("n_leapfrog", p["n_leapfrog"], 1, 10**4)
+    p["n_moves"] = check_int("n_moves", p["n_moves"], 2, MAX_STEPS)
+    p["n_burn"] = check_int("n_burn", p["n_burn"], 0, MAX_STEPS)
+    return p
+
+
+@lru_cache(maxsize=4)
+def _ch04_model(N, K, alpha, kind, data_seed, zeta, lam):
+    from .committee import TreeCommittee, committee_data
+
+    X, y = committee_data(N, K, alpha, kind=kind, seed=data_seed)
+    return TreeCommittee(X, y, K, zeta=zeta, lam=lam)
+
+
+def _ch04_cost(p):
+    P = max(1, round(p["alpha"] * p["N"]))
+    grad = 6.0 * P * p["N"]  # energy and gradient of one chain
+    return p["gd_steps"] * grad + (p["n_burn"] + p["n_moves"]) * p["n_leapfrog"] * grad
+
+
+def _ch04_bytes(p) -> float:
+    P = max(1, round(p["alpha"] * p["N"]))
+    # records (energies and dH per move, one kept sample), state, momenta, gradients, per-pattern temporaries
+    return 8.0 * (2 * p["n_moves"] + 10 * p["N"] + 4 * P)
+
+
+def _ch04_max_chunk(p) -> int:
+    # sampling.hmc refuses records beyond MAX_SIZE floats (n_moves * chains * (N + 2)), thinned or not
+    return max(0, int(min(MAX_FLOPS / _ch04_cost(p), MAX_BYTES / _ch04_bytes(p), MAX_SIZE / (p["n_moves"] * (p["N"] + 2)))))
+
+
+def _ch04_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
+    r"""Chains ``start..stop-1`` of chapter 4's thermodynamics on the tree committee machine. Chain
+    :math:`i` runs at ``temperatures[i % n_T]`` from the gradient-descent solution number
+    :math:`s = \lfloor i / n_T\rfloor`, whose random start is drawn from :func:`item_seed`\ ``(seed, s)``
+    (so the chains at the temperatures of one start share it, as in the chapter). Geodesic HMC on
+    the product of ``K`` spheres; its momenta and tests draw from the chunk's stream
+    ``SeedSequence(seed, spawn_key=(start, stop))`` (same bits for any number of workers at a fixed
+    ``chunk_size``)."""
+    p = params
+    mm = _ch04_model(p["N"], p["K"], p["alpha"], p["kind"], p["data_seed"], p["zeta"], p["lam"])
+    nT = len(p["temperatures"])
+    idx = np.arange(start, stop)
+    starts = idx // nT
+    w0 = np.stack([np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(s),))).standard_normal(p["N"])
+                   for s in starts])
+    w_gd = np.concatenate([mm.descend(w0[j:j + 1], lr=p["gd_lr"], n_steps=p["gd_steps"], sphere=True)
+                           for j in range(len(idx))])  # one row at a time: each start's bits do not depend on the chunk
+    T = np.asarray(p["temperatures"])[idx % nT]
+    from .sampling import hmc
+
+    r = hmc(mm, w_gd, T=T, step=p["step"], n_leapfrog=p["n_leapfrog"], n_moves=p["n_moves"], n_burn=p["n_burn"],
+            thin=p["n_moves"], sphere=True, blocks=p["K"], seed=np.random.SeedSequence(seed, spawn_key=(start, stop)))
+    half = r.energies.shape[0] // 2
+    return {"item": idx.astype(np.int64), "start": starts.astype(np.int64), "T": T,
+            "gd_train_error": mm.train_error(w_gd), "train_error": mm.train_error(r.final),
+            "energy": r.energies[half:].mean(0), "acceptance": r.acceptance, "step": r.step,
+            "q_gd": np.einsum("ci,ci->c", r.final, w_gd) / p["N"], "final": r.final.astype(np.float32)}
+
+
+register(Experiment(
+    name="ch04", description="HMC chains on the tree committee machine (N = 1000, K = 50) from GD solutions",
+    item="chains", paper_items=50 * 6, paper_chunk=12, defaults=_CH04_DEFAULTS, check=_ch04_check,
+    run_chunk=_ch04_chunk, bytes_per_item=_ch04_bytes, max_chunk=_ch04_max_chunk,
+    model_steps_per_item=lambda p: float(p["gd_steps"] + (p["n_burn"] + p["n_moves"]) * p["n_leapfrog"])))
 
 
 def ch05_summary(result: "ScaleResult") -> dict:
