@@ -19,6 +19,7 @@ Modules (one concept each):
   :mod:`nnlandscape.landscape` -- the hand-built network, nudged elastic bands, test surfaces, and
   the landscape experiments around them;
 - :mod:`nnlandscape.explore` -- one explorer spec, rendered live (ipywidgets) or static (plotly);
+- :mod:`nnlandscape.scale` -- paper-scale runs: fixed chunks, in-process or on a Dask cluster, resumable;
 - :mod:`nnlandscape.display` -- offline plotly rendering inside the book;
 - :mod:`nnlandscape.book` -- building the book and telling whether a build is current.
 """
