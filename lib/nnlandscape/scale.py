@@ -11,9 +11,13 @@ cluster needed) or on the workers of a ``dask.distributed`` cluster.
 
 **Same bits everywhere.** Item :math:`i` draws its randomness from its own stream,
 ``np.random.SeedSequence(seed, spawn_key=(i,))`` (the :math:`i`-th child of
-``SeedSequence(seed).spawn``), and every kernel used treats the items of a batch
-independently, so an item's result depends only on ``seed``, :math:`i` and the parameters: not
-on the chunk it lands in, the number of workers, or the order in which chunks finish. Tasks run
+``SeedSequence(seed).spawn``), and the training kernel treats the items of a batch
+independently, so a ``"ch05"`` item's result depends only on ``seed``, :math:`i` and the
+parameters: not on the chunk it lands in, the number of workers, or the order in which chunks
+finish. Samplers that draw for a whole batch from one generator (``"ch01"``, ``"ch04"``) use the
+chunk's stream ``SeedSequence(seed, spawn_key=(start, stop))`` for that part: their results
+depend on the chunk boundaries, which depend only on ``n_items`` and ``chunk_size`` (both in the
+manifest), never on the workers. Tasks run
 with single-threaded BLAS (:mod:`threadpoolctl`); on workers the training kernel runs its serial
 driver, which calls the same compiled per-model function as the parallel one.
 
@@ -93,7 +97,9 @@ class Experiment:
     paper_items, paper_chunk : the paper's ``n_items`` and a sensible chunk size at that scale;
     defaults : the paper-scale parameters (JSON values); check : ``params -> params`` (validated,
     defaults filled in); run_chunk : ``(params, start, stop, seed) -> dict of arrays`` whose first
-    axis has ``stop - start`` entries, item :math:`i` drawn from :func:`item_seed`\ ``(seed, i)``;
+    axis has ``stop - start`` entries, item :math:`i` drawn from :func:`item_seed`\ ``(seed, i)``
+    (or, for what a batch draws at once, from ``SeedSequence(seed, spawn_key=(start, stop))``);
+    it must be a module-level function of an importable module when it runs on a cluster;
     bytes_per_item, max_chunk, model_steps_per_item : ``params ->`` memory per item (bytes), the
     largest chunk the package's budgets allow, work per item (for rates and projections).
     """
@@ -286,7 +292,7 @@ def _ch01_check(params: dict) -> dict:
     return p
 
 
-def _ch01_flops(p) -> float:
+def _ch01_flops(p) -> tuple:
     n = p["N"] * p["width_ratio"]
     fpp = 2.0 * (p["N"] * n + n)  # one forward pass of one network (MLPBatch.flops_per_point)
     chains = len(p["temperatures"]) * p["n_chains"]
