@@ -2,6 +2,7 @@
 chunk files, a killed worker or an interrupted run loses no finished chunk, bad input before work."""
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -246,6 +247,8 @@ def test_killed_worker_loses_no_finished_chunk(tmp_path):
         r = scale.run("ch05", client=c, out=out, on_chunk=kill_after_first, **kw)
         victim = sorted(pids.values())[0]
         assert victim not in c.run(os.getpid).values()  # the worker really died (its nanny started another)
+        sent = collections.Counter(t[0] for t in lc.scheduler.transition_log if t[2] == "processing")
+        assert max(sent.values()) >= 2  # it died mid-run: a chunk it was running was sent out again
     assert seen and r.complete and r.n_present == 8 and len(stored) == 8 and len(set(stored)) == 8
     for name, (mtime, data) in seen.items():  # the chunks finished before the kill are untouched
         f = out / name
