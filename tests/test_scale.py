@@ -167,6 +167,9 @@ def test_cli_runs_and_refuses(tmp_path, capsys):
                        "--no-progress"]) == 0
     r = scale.load(out)
     assert r.complete and r.n_present == 4 and r.params["steps"] == 20
+    assert scale.main(["ch05", "--status", "--out", str(out)]) == 0
+    assert "2 of 2 chunks, 4 of 4 networks" in capsys.readouterr().out
+    assert scale.main(["ch05", "--status", "--out", str(tmp_path / "none")]) == 2
     assert scale.main(["ch05", "--dry-run", "--out", str(tmp_path / "dry")]) == 0
     text = capsys.readouterr().out
     assert "320,000 networks, 320 chunks of 1000, 1.6e+10 model-steps" in text

@@ -817,8 +817,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=2017)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--dry-run", action="store_true", help="check and print the plan, run nothing")
+    parser.add_argument("--status", action="store_true", help="say how much of the folder's run is done, run nothing")
     a = parser.parse_args(argv)
     exp = EXPERIMENTS[a.experiment]
+    if a.status:
+        try:
+            print(load(a.out or os.path.join("results", exp.name), fields=[]).describe())
+        except (ValueError, TypeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     params = {}
     for kv in a.param:
         key, sep, value = kv.partition("=")
