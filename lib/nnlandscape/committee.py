@@ -43,6 +43,7 @@ import numpy as np
 from scipy.special import expit
 
 from ._checks import MAX_SIZE, MAX_STEPS, check_budget, check_choice, check_bool, check_finite_array, check_int, check_numeric_dtype, check_real, check_seed
+from ._threads import single_threaded_blas
 
 __all__ = ["TreeCommittee", "committee_data", "hidden_manifold_data", "HiddenManifold", "gd_threshold_scan",
            "GDScan"]
@@ -85,18 +86,21 @@ class HiddenManifold:
 def hidden_manifold_data(P, N, latent_dim, *, nonlinearity="sign", seed=0) -> HiddenManifold:
     r"""Inputs on a :math:`D`-dimensional hidden manifold in :math:`\mathbb R^N`, labels from a latent teacher.
 
-    The hidden manifold model (Goldt, Mézard, Krzakala & Zdeborová, Phys. Rev. X 10, 041044 (2020),
-    eq. (2)): latent variables :math:`c^\mu \in \mathbb R^D` with i.i.d. :math:`\mathcal N(0,1)`
+    The hidden manifold model (Goldt, Mézard, Krzakala & Zdeborová, Phys. Rev. X 10, 041044
+    (2020)): latent variables :math:`c^\mu \in \mathbb R^D` with i.i.d. :math:`\mathcal N(0,1)`
     entries, a fixed feature matrix :math:`F \in \mathbb R^{D\times N}` with i.i.d.
     :math:`\mathcal N(0,1)` entries, and
 
     .. math:: x^\mu = f\!\left(\frac{F^\top c^\mu}{\sqrt D}\right),\qquad
               y^\mu = \mathrm{sign}\!\left(\frac{v\cdot c^\mu}{\sqrt D}\right),
 
-    with :math:`f` = ``sign`` or ``tanh`` elementwise (``tanh`` rescaled by
-    :math:`1/\sqrt{E[\tanh^2 z]}` so that, as for ``sign``, every input has unit variance) and a
-    teacher :math:`v \in \mathbb R^D` with i.i.d. :math:`\mathcal N(0,1)` entries acting on the
-    latent variables only (ties, of probability zero, get +1). The inputs span all of
+    with :math:`f` = ``sign`` or ``tanh`` elementwise and a teacher :math:`v \in \mathbb R^D` with
+    i.i.d. :math:`\mathcal N(0,1)` entries acting on the
+    latent variables only (ties, of probability zero, get +1). Our choices: every column of
+    :math:`F` is rescaled to norm :math:`\sqrt D` (Gaussian direction, fixed length; equivalent to
+    Goldt et al.'s Gaussian :math:`F` for large :math:`D`), so that every pre-activation is exactly
+    :math:`\mathcal N(0, 1)`, and ``tanh`` is divided by :math:`\sqrt{E[\tanh^2 z]}`: every input then
+    has unit variance, like the Gaussian and the ``sign`` inputs. The inputs span all of
     :math:`\mathbb R^N` but their structure is :math:`D`-dimensional: for ``sign``,
     :math:`E[x_i x_j \mid F] = \frac2\pi\arcsin\rho_{ij}` with :math:`\rho_{ij}` the cosine of the
     angle between columns :math:`i` and :math:`j` of :math:`F`.
@@ -114,6 +118,7 @@ def hidden_manifold_data(P, N, latent_dim, *, nonlinearity="sign", seed=0) -> Hi
     check_budget("P * N (size of X)", P * N, MAX_SIZE, "nnlandscape._checks.MAX_SIZE", "floats")
     rng = np.random.default_rng(check_seed("seed", seed))
     F = rng.standard_normal((D, N))
+    F *= math.sqrt(D) / np.linalg.norm(F, axis=0)
     C = rng.standard_normal((P, D))
     v = rng.standard_normal(D)
     pre = C @ F / math.sqrt(D)
@@ -171,6 +176,7 @@ class GDScan:
     dead: np.ndarray
 
 
+@single_threaded_blas
 def gd_threshold_scan(N, K, alphas, *, kind="random", n_runs=8, n_steps=1500, lr=0.5, zeta=5.0, lam=1e-7,
                       data_seed=1, seed=10, latent_dim=None, nonlinearity="sign") -> GDScan:
     r"""Training error of heavy-ball gradient descent on the product of spheres against :math:`\alpha`.
@@ -298,6 +304,7 @@ class TreeCommittee:
 
     __call__ = energy_grad
 
+    @single_threaded_blas
     def descend(self, w0, *, lr=0.05, n_steps=2000, momentum=0.9, sphere=False):
         r"""Heavy-ball gradient descent on :math:`U/P`, all rows of ``w0`` at once.
 
@@ -329,6 +336,7 @@ class TreeCommittee:
         wb = w.reshape(-1, self.K, self.n)
         return (wb * (math.sqrt(self.n) / np.linalg.norm(wb, axis=-1, keepdims=True))).reshape(w.shape)
 
+    @single_threaded_blas
     def local_energy(self, w, thetas, *, n_dirs=20, seed=0):
         r"""Local energy: mean training error after rotating **every unit** by the angle :math:`\theta`.
 

@@ -53,6 +53,7 @@ import numpy as np
 from ._checks import (MAX_SIZE, MAX_STEPS, check_bool, check_budget, check_finite_array, check_instance, check_int,
                       check_numeric_dtype, check_real, check_seed)
 from .progress import ProgressBar
+from ._threads import single_threaded_blas
 
 __all__ = [
     "Geometry",
@@ -279,6 +280,7 @@ def _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks, target_accept):
     return geo.normalise(w0), T, step, n_moves, n_burn, thin, geo
 
 
+@single_threaded_blas
 def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn=0, thin=1,
         target_accept=0.8, jitter=0.0, seed=0, progress=False, desc="HMC") -> SampleResult:
     r"""Hybrid Monte Carlo for :math:`\pi_T \propto e^{-U/T}`, all chains at once.
@@ -324,6 +326,7 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
                              target_accept=target_accept, rng=rng, progress=progress, desc=desc)
 
 
+@single_threaded_blas
 def rwm(fun, w0, *, T, step, n_moves, sphere=False, blocks=1, n_burn=0, thin=1, target_accept=0.25,
         seed=0, progress=False, desc="RWM") -> SampleResult:
     r"""Random-walk Metropolis for :math:`\pi_T \propto e^{-U/T}` (the baseline of :func:`hmc`).
