@@ -199,6 +199,8 @@ def gd_threshold_scan(N, K, alphas, *, kind="random", n_runs=8, n_steps=1500, lr
     check_budget("sum(alphas) * N * N * n_runs * n_steps (work)", float(a.sum()) * N * N * n_runs * n_steps,
                  1e14, "gd_threshold_scan", "flops")
     seed = check_int("seed", seed, 0)
+    data_seed = check_seed("data_seed", data_seed)
+    kind = check_choice("kind", kind, ("random", "teacher", "hidden_manifold"))
     errors = np.empty((a.size, n_runs))
     dead = np.empty((a.size, n_runs))
     for i, alpha in enumerate(a):
@@ -345,9 +347,13 @@ class TreeCommittee:
         over ``n_dirs`` random directions. Returns ``(C, len(thetas))``.
         """
         w = self._w(w)
-        thetas = np.atleast_1d(np.asarray(thetas, dtype=float))
+        thetas = np.atleast_1d(np.asarray(check_numeric_dtype("thetas", thetas), dtype=float))
+        if thetas.ndim != 1 or thetas.size < 1 or not np.all(np.isfinite(thetas)):
+            raise ValueError(f"thetas must be a non-empty 1-d sequence of finite angles; got {thetas!r}")
         n_dirs = check_int("n_dirs", n_dirs, 1)
-        rng = np.random.default_rng(seed)
+        check_budget("chains * n_dirs * N (rotated copies)", w.shape[0] * n_dirs * self.N, MAX_SIZE,
+                     "nnlandscape._checks.MAX_SIZE", "floats")
+        rng = np.random.default_rng(check_seed("seed", seed))
         C = w.shape[0]
         wb = w.reshape(C, 1, self.K, self.n)
         nrm = np.linalg.norm(wb, axis=-1, keepdims=True)
