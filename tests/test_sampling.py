@@ -360,3 +360,121 @@ def test_committee_descend_divergence_names_lr():
         tc.descend(w0, lr=1e300, n_steps=50)
     with pytest.raises(ValueError, match="h must have shape"):
         tc.output(w0, h=np.zeros(3))
+
+
+# --- jittered HMC, hidden-manifold data, the gradient-descent threshold scan -------------------
+
+def test_jittered_hmc_samples_the_closed_form_marginal():
+    # a random step per chain and move (independent of the state) keeps the chain exact
+    N, kappa, C = 12, 3.0, 2000
+    u = np.random.default_rng(5).standard_normal(N)
+    u /= np.linalg.norm(u)
+    w0 = np.random.default_rng(0).standard_normal((C, N))
+    res = S.hmc(vmf_target(u, kappa), w0, T=1.0, step=0.3, n_leapfrog=5, n_moves=40, n_burn=20, sphere=True,
+                jitter=0.5, seed=1)
+    t = res.final @ u / math.sqrt(N)
+    assert stats.kstest(t, np.vectorize(vmf_cdf(N, kappa))).pvalue > 1e-3
+    mean = special.iv(N / 2, kappa) / special.iv(N / 2 - 1, kappa)
+    assert abs(t.mean() - mean) < 3 * t.std() / math.sqrt(C)
+
+
+def test_jitter_zero_is_the_plain_chain_and_bad_jitter_is_named():
+    m = small_model(N=20, K=2)
+    w0 = np.random.default_rng(0).standard_normal((3, 20))
+    a = S.hmc(m, w0, T=0.5, step=0.05, n_leapfrog=3, n_moves=5, seed=4)
+    b = S.hmc(m, w0, T=0.5, step=0.05, n_leapfrog=3, n_moves=5, jitter=0.0, seed=4)
+    c = S.hmc(m, w0, T=0.5, step=0.05, n_leapfrog=3, n_moves=5, jitter=0.3, seed=4)
+    assert np.array_equal(a.final, b.final) and not np.array_equal(a.final, c.final)
+    for bad in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="jitter"):
+            S.hmc(m, w0, T=0.5, step=0.05, n_leapfrog=3, n_moves=5, jitter=bad)
+
+
+def test_hidden_manifold_shapes_seeds_and_labels():
+    from nnlandscape.committee import hidden_manifold_data
+
+    hm = hidden_manifold_data(300, 40, 4, seed=3)
+    assert hm.X.shape == (300, 40) and hm.y.shape == (300,) and hm.F.shape == (4, 40) and hm.C.shape == (300, 4)
+    assert set(np.unique(hm.X)) == {-1.0, 1.0} and set(np.unique(hm.y)) <= {-1.0, 1.0}
+    # labels come from the latent teacher only
+    assert np.all(hm.y * (hm.C @ hm.v) >= 0)
+    again = hidden_manifold_data(300, 40, 4, seed=3)
+    other = hidden_manifold_data(300, 40, 4, seed=4)
+    assert np.array_equal(hm.X, again.X) and np.array_equal(hm.y, again.y)
+    assert not np.array_equal(hm.X, other.X)
+    # committee_data's hidden-manifold kind is the same generator (P = alpha N, D = latent_dim)
+    X, y = committee_data(40, 4, 7.5, kind="hidden_manifold", latent_dim=4, seed=3)
+    assert np.array_equal(X, hm.X) and np.array_equal(y, hm.y)
+
+
+def test_hidden_manifold_sign_inputs_follow_the_arcsine_law():
+    # E[x_i x_j | F] = (2/pi) arcsin(rho_ij), rho_ij the cosine between columns i, j of F; each
+    # empirical correlation has standard error <= 1/sqrt(P)
+    from nnlandscape.committee import hidden_manifold_data
+
+    P = 20000
+    hm = hidden_manifold_data(P, 12, 3, seed=1)
+    Fn = hm.F / np.linalg.norm(hm.F, axis=0)
+    theory = 2 / np.pi * np.arcsin(np.clip(Fn.T @ Fn, -1, 1))
+    emp = hm.X.T @ hm.X / P
+    assert np.max(np.abs(emp - theory)) < 5 / math.sqrt(P)
+    # D = 3 << N = 12: the correlations are far from those of independent inputs
+    assert np.max(np.abs(theory - np.eye(12))) > 0.3
+
+
+def test_hidden_manifold_tanh_inputs_have_unit_variance():
+    from nnlandscape.committee import hidden_manifold_data
+
+    hm = hidden_manifold_data(20000, 10, 5, nonlinearity="tanh", seed=2)
+    assert np.all(np.abs(hm.X) < 1 / 0.62)
+    assert np.allclose(np.linalg.norm(hm.F, axis=0), math.sqrt(5))
+    # each column's second moment is 1 up to sampling error (x^2 <= 2.6, so s.e. <= 1.3/sqrt(P))
+    assert np.all(np.abs((hm.X ** 2).mean(0) - 1.0) < 5 * 1.3 / math.sqrt(20000))
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(latent_dim=0), "latent_dim"), (dict(latent_dim=41), "latent_dim"),
+    (dict(nonlinearity="relu"), "nonlinearity"), (dict(seed=-1), "seed"),
+])
+def test_hidden_manifold_bad_input(kw, match):
+    from nnlandscape.committee import hidden_manifold_data
+
+    args = dict(latent_dim=4, seed=0)
+    args.update(kw)
+    with pytest.raises(ValueError, match=match):
+        hidden_manifold_data(10, 40, **args)
+    with pytest.raises(ValueError, match=match):
+        committee_data(40, 4, 0.5, kind="hidden_manifold", **args)
+
+
+def test_gd_threshold_scan_data_of_the_K_explorer():
+    from nnlandscape.committee import gd_threshold_scan
+
+    s = gd_threshold_scan(40, 2, [0.1, 0.5, 1.5], n_runs=3, n_steps=150, seed=2)
+    assert s.errors.shape == s.dead.shape == (3, 3)
+    assert np.array_equal(s.solved, (s.errors == 0).mean(1))
+    # a dead pattern (all fields <= 0) has output 0 and is always an error
+    assert np.all(s.dead <= s.errors + 1e-12)
+    ok = np.flatnonzero(s.solved >= 0.5)
+    assert s.alpha_near == (float(s.alphas[ok.max()]) if ok.size else None)
+    # the same seeds give the same scan; the K = 2 net has far more dead patterns than K = 20 at random init
+    assert np.array_equal(s.errors, gd_threshold_scan(40, 2, [0.1, 0.5, 1.5], n_runs=3, n_steps=150, seed=2).errors)
+    X, y = committee_data(40, 2, 1.0, seed=0)
+    w = np.random.default_rng(0).standard_normal((50, 40))
+    for K, expected in ((2, 0.25), (20, 2.0 ** -20)):
+        m = TreeCommittee(*committee_data(40, K, 1.0, seed=0), K)
+        dead = np.all(m.fields(w) <= 0, axis=0).mean()
+        assert abs(dead - expected) < 5 * math.sqrt(0.25 / (50 * 40)) + 1e-12
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(alphas=[0.5, 0.2]), "alphas"), (dict(alphas=[0.0, 0.5]), "alphas"), (dict(alphas=[]), "alphas"),
+    (dict(n_runs=0), "n_runs"), (dict(K=3), "K"), (dict(kind="mnist"), "kind"), (dict(n_steps=0), "n_steps"),
+])
+def test_gd_threshold_scan_bad_input(kw, match):
+    from nnlandscape.committee import gd_threshold_scan
+
+    args = dict(N=20, K=2, alphas=[0.5], n_runs=2, n_steps=5)
+    args.update(kw)
+    with pytest.raises(ValueError, match=match):
+        gd_threshold_scan(**args)

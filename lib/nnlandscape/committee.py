@@ -13,7 +13,9 @@ the rest (:math:`K` even). Only :math:`w = (w_1, \dots, w_K) \in \mathbb R^N` is
 Data: :math:`P = \alpha N` inputs :math:`x^\mu` with i.i.d. :math:`\mathcal N(0,1)` entries and
 labels :math:`y^\mu = \pm1`, either random (``kind="random"``) or given by a random teacher of the
 same architecture (``kind="teacher"``, a structured variant: the solution space then contains the
-teacher, and the problem is satisfiable at every :math:`\alpha`).
+teacher, and the problem is satisfiable at every :math:`\alpha`), or inputs on a **hidden manifold**
+(``kind="hidden_manifold"``, :func:`hidden_manifold_data`: Goldt, Mézard, Krzakala & Zdeborová 2020)
+with labels from a teacher acting on the latent variables.
 
 Energy (the authors' convention: a **sum** over patterns, full batch)
 
@@ -35,13 +37,16 @@ weight vectors of shape ``(C, N)``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
 from ._checks import MAX_SIZE, MAX_STEPS, check_budget, check_choice, check_bool, check_finite_array, check_int, check_numeric_dtype, check_real, check_seed
+from ._threads import single_threaded_blas
 
-__all__ = ["TreeCommittee", "committee_data"]
+__all__ = ["TreeCommittee", "committee_data", "hidden_manifold_data", "HiddenManifold", "gd_threshold_scan",
+           "GDScan"]
 
 
 def _check_arch(N, K):
@@ -56,18 +61,91 @@ def _check_arch(N, K):
     return N, K
 
 
-def committee_data(N, K, alpha, *, kind="random", seed=0):
+# E[tanh(z)^2] for z ~ N(0, 1) (Gauss-Hermite, 80 nodes: exact to 1e-15): tanh inputs are divided by
+# its square root so that every data set has inputs of unit variance
+_z, _wq = np.polynomial.hermite_e.hermegauss(80)
+_TANH_RMS = math.sqrt(float(np.sum(_wq * np.tanh(_z) ** 2) / np.sum(_wq)))
+del _z, _wq
+
+
+@dataclass(frozen=True)
+class HiddenManifold:
+    r"""A hidden-manifold data set (see :func:`hidden_manifold_data`).
+
+    X : ``(P, N)`` inputs; y : ``(P,)`` labels; F : ``(D, N)`` feature matrix; C : ``(P, D)`` latent
+    variables; v : ``(D,)`` the teacher's weights on the latent space.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    F: np.ndarray
+    C: np.ndarray
+    v: np.ndarray
+
+
+def hidden_manifold_data(P, N, latent_dim, *, nonlinearity="sign", seed=0) -> HiddenManifold:
+    r"""Inputs on a :math:`D`-dimensional hidden manifold in :math:`\mathbb R^N`, labels from a latent teacher.
+
+    The hidden manifold model (Goldt, Mézard, Krzakala & Zdeborová, Phys. Rev. X 10, 041044
+    (2020)): latent variables :math:`c^\mu \in \mathbb R^D` with i.i.d. :math:`\mathcal N(0,1)`
+    entries, a fixed feature matrix :math:`F \in \mathbb R^{D\times N}` with i.i.d.
+    :math:`\mathcal N(0,1)` entries, and
+
+    .. math:: x^\mu = f\!\left(\frac{F^\top c^\mu}{\sqrt D}\right),\qquad
+              y^\mu = \mathrm{sign}\!\left(\frac{v\cdot c^\mu}{\sqrt D}\right),
+
+    with :math:`f` = ``sign`` or ``tanh`` elementwise and a teacher :math:`v \in \mathbb R^D` with
+    i.i.d. :math:`\mathcal N(0,1)` entries acting on the
+    latent variables only (ties, of probability zero, get +1). Our choices: every column of
+    :math:`F` is rescaled to norm :math:`\sqrt D` (Gaussian direction, fixed length; equivalent to
+    Goldt et al.'s Gaussian :math:`F` for large :math:`D`), so that every pre-activation is exactly
+    :math:`\mathcal N(0, 1)`, and ``tanh`` is divided by :math:`\sqrt{E[\tanh^2 z]}`: every input then
+    has unit variance, like the Gaussian and the ``sign`` inputs. The inputs span all of
+    :math:`\mathbb R^N` but their structure is :math:`D`-dimensional: for ``sign``,
+    :math:`E[x_i x_j \mid F] = \frac2\pi\arcsin\rho_{ij}` with :math:`\rho_{ij}` the cosine of the
+    angle between columns :math:`i` and :math:`j` of :math:`F`.
+
+    Parameters
+    ----------
+    P : patterns (``>= 1``); N : input dimension (``>= 1``); latent_dim : :math:`D`, ``1 <= D <= N``.
+    nonlinearity : ``"sign"`` or ``"tanh"``.
+    seed : seed of the random generator (``F``, ``C`` and ``v`` all come from it).
+    """
+    P = check_int("P", P, 1)
+    N = check_int("N", N, 1)
+    D = check_int("latent_dim", latent_dim, 1, N)
+    nonlinearity = check_choice("nonlinearity", nonlinearity, ("sign", "tanh"))
+    check_budget("P * N (size of X)", P * N, MAX_SIZE, "nnlandscape._checks.MAX_SIZE", "floats")
+    rng = np.random.default_rng(check_seed("seed", seed))
+    F = rng.standard_normal((D, N))
+    F *= math.sqrt(D) / np.linalg.norm(F, axis=0)
+    C = rng.standard_normal((P, D))
+    v = rng.standard_normal(D)
+    pre = C @ F / math.sqrt(D)
+    X = np.where(pre >= 0, 1.0, -1.0) if nonlinearity == "sign" else np.tanh(pre) / _TANH_RMS
+    y = np.where(C @ v >= 0, 1.0, -1.0)
+    return HiddenManifold(X, y, F, C, v)
+
+
+def committee_data(N, K, alpha, *, kind="random", seed=0, latent_dim=None, nonlinearity="sign"):
     r"""Inputs ``X`` ``(P, N)`` and labels ``y`` ``(P,)`` with :math:`P = \mathrm{round}(\alpha N)`.
 
-    ``kind="random"``: i.i.d. :math:`\pm1` labels; ``kind="teacher"``: labels
-    :math:`\mathrm{sign}\,\Delta_{\rm teacher}(x)` of a committee with Gaussian weights (ties, of
-    probability zero, get +1).
+    ``kind="random"``: Gaussian inputs, i.i.d. :math:`\pm1` labels; ``kind="teacher"``: Gaussian
+    inputs, labels :math:`\mathrm{sign}\,\Delta_{\rm teacher}(x)` of a committee with Gaussian
+    weights (ties, of probability zero, get +1); ``kind="hidden_manifold"``: inputs on a hidden
+    manifold of dimension ``latent_dim`` (default :math:`\max(1, N/20)`) with the nonlinearity
+    ``nonlinearity``, labels from a teacher on the latent variables (:func:`hidden_manifold_data`).
+    ``latent_dim`` and ``nonlinearity`` are used only by ``kind="hidden_manifold"``.
     """
     N, K = _check_arch(N, K)
     alpha = check_real("alpha", alpha, 0, low_open=True)
-    kind = check_choice("kind", kind, ("random", "teacher"))
+    kind = check_choice("kind", kind, ("random", "teacher", "hidden_manifold"))
     check_budget("alpha * N * N (size of X)", alpha * N * N, MAX_SIZE, "nnlandscape._checks.MAX_SIZE", "floats")
     P = max(1, int(round(alpha * N)))
+    if kind == "hidden_manifold":
+        D = max(1, N // 20) if latent_dim is None else latent_dim
+        hm = hidden_manifold_data(P, N, D, nonlinearity=nonlinearity, seed=seed)
+        return hm.X, hm.y
     rng = np.random.default_rng(check_seed("seed", seed))
     X = rng.standard_normal((P, N))
     if kind == "random":
@@ -77,6 +155,65 @@ def committee_data(N, K, alpha, *, kind="random", seed=0):
         wt = rng.standard_normal((1, N))
         y = np.where(teacher.output(wt)[0] >= 0, 1.0, -1.0)
     return X, y
+
+
+@dataclass(frozen=True)
+class GDScan:
+    r"""Output of :func:`gd_threshold_scan`.
+
+    alphas : ``(A,)``; errors : ``(A, R)`` final training errors of ``R`` runs per :math:`\alpha`;
+    solved : ``(A,)`` fraction of runs with training error 0; alpha_near : the largest
+    :math:`\alpha` of the grid where at least half the runs reach error 0 (``None`` if none does);
+    dead : ``(A, R)`` fraction of patterns on which every hidden unit is inactive (all
+    :math:`h_k^\mu \le 0`) at the end: there :math:`\Delta^\mu = 0`, the pattern counts as an error and
+    its gradient vanishes, so gradient descent cannot repair it.
+    """
+
+    alphas: np.ndarray
+    errors: np.ndarray
+    solved: np.ndarray
+    alpha_near: float | None
+    dead: np.ndarray
+
+
+@single_threaded_blas
+def gd_threshold_scan(N, K, alphas, *, kind="random", n_runs=8, n_steps=1500, lr=0.5, zeta=5.0, lam=1e-7,
+                      data_seed=1, seed=10, latent_dim=None, nonlinearity="sign") -> GDScan:
+    r"""Training error of heavy-ball gradient descent on the product of spheres against :math:`\alpha`.
+
+    For each :math:`\alpha` of ``alphas`` (increasing, ``> 0``): a data set
+    ``committee_data(N, K, alpha, kind=kind, seed=data_seed, ...)``, ``n_runs`` descents of
+    :math:`U/P` (:meth:`TreeCommittee.descend` with ``sphere=True``) from Gaussian starts drawn with
+    seed ``seed + i`` for the ``i``-th :math:`\alpha`, and the final training errors. All runs of
+    one :math:`\alpha` go in one batch. The interpolation threshold of gradient descent at this size
+    lies where the fraction of runs reaching zero error drops.
+    """
+    N, K = _check_arch(N, K)
+    a = np.atleast_1d(np.asarray(check_numeric_dtype("alphas", alphas), dtype=float))
+    if a.ndim != 1 or a.size < 1 or not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"alphas must be a non-empty 1-d sequence of finite values > 0; got {alphas!r}")
+    if a.size > 1 and np.any(np.diff(a) <= 0):
+        raise ValueError("alphas must be strictly increasing")
+    n_runs = check_int("n_runs", n_runs, 1, 10_000)
+    n_steps = check_int("n_steps", n_steps, 1, MAX_STEPS)
+    check_budget("sum(alphas) * N * N * n_runs * n_steps (work)", float(a.sum()) * N * N * n_runs * n_steps,
+                 1e14, "gd_threshold_scan", "flops")
+    seed = check_int("seed", seed, 0)
+    data_seed = check_seed("data_seed", data_seed)
+    kind = check_choice("kind", kind, ("random", "teacher", "hidden_manifold"))
+    errors = np.empty((a.size, n_runs))
+    dead = np.empty((a.size, n_runs))
+    for i, alpha in enumerate(a):
+        X, y = committee_data(N, K, alpha, kind=kind, seed=data_seed, latent_dim=latent_dim,
+                              nonlinearity=nonlinearity)
+        m = TreeCommittee(X, y, K, zeta=zeta, lam=lam)
+        w = m.descend(np.random.default_rng(seed + i).standard_normal((n_runs, N)), lr=lr, n_steps=n_steps,
+                      sphere=True)
+        errors[i] = m.train_error(w)
+        dead[i] = np.all(m.fields(w) <= 0, axis=0).mean(0)
+    solved = (errors == 0).mean(1)
+    ok = np.flatnonzero(solved >= 0.5)
+    return GDScan(a, errors, solved, float(a[ok.max()]) if ok.size else None, dead)
 
 
 class TreeCommittee:
@@ -169,6 +306,7 @@ class TreeCommittee:
 
     __call__ = energy_grad
 
+    @single_threaded_blas
     def descend(self, w0, *, lr=0.05, n_steps=2000, momentum=0.9, sphere=False):
         r"""Heavy-ball gradient descent on :math:`U/P`, all rows of ``w0`` at once.
 
@@ -200,6 +338,7 @@ class TreeCommittee:
         wb = w.reshape(-1, self.K, self.n)
         return (wb * (math.sqrt(self.n) / np.linalg.norm(wb, axis=-1, keepdims=True))).reshape(w.shape)
 
+    @single_threaded_blas
     def local_energy(self, w, thetas, *, n_dirs=20, seed=0):
         r"""Local energy: mean training error after rotating **every unit** by the angle :math:`\theta`.
 
@@ -208,9 +347,13 @@ class TreeCommittee:
         over ``n_dirs`` random directions. Returns ``(C, len(thetas))``.
         """
         w = self._w(w)
-        thetas = np.atleast_1d(np.asarray(thetas, dtype=float))
+        thetas = np.atleast_1d(np.asarray(check_numeric_dtype("thetas", thetas), dtype=float))
+        if thetas.ndim != 1 or thetas.size < 1 or not np.all(np.isfinite(thetas)):
+            raise ValueError(f"thetas must be a non-empty 1-d sequence of finite angles; got {thetas!r}")
         n_dirs = check_int("n_dirs", n_dirs, 1)
-        rng = np.random.default_rng(seed)
+        check_budget("chains * n_dirs * N (rotated copies)", w.shape[0] * n_dirs * self.N, MAX_SIZE,
+                     "nnlandscape._checks.MAX_SIZE", "floats")
+        rng = np.random.default_rng(check_seed("seed", seed))
         C = w.shape[0]
         wb = w.reshape(C, 1, self.K, self.n)
         nrm = np.linalg.norm(wb, axis=-1, keepdims=True)

@@ -53,6 +53,7 @@ import numpy as np
 from ._checks import (MAX_SIZE, MAX_STEPS, check_bool, check_budget, check_finite_array, check_instance, check_int,
                       check_numeric_dtype, check_real, check_seed)
 from .progress import ProgressBar
+from ._threads import single_threaded_blas
 
 __all__ = [
     "Geometry",
@@ -279,8 +280,9 @@ def _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks, target_accept):
     return geo.normalise(w0), T, step, n_moves, n_burn, thin, geo
 
 
+@single_threaded_blas
 def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn=0, thin=1,
-        target_accept=0.8, seed=0, progress=False, desc="HMC") -> SampleResult:
+        target_accept=0.8, jitter=0.0, seed=0, progress=False, desc="HMC") -> SampleResult:
     r"""Hybrid Monte Carlo for :math:`\pi_T \propto e^{-U/T}`, all chains at once.
 
     Parameters
@@ -295,12 +297,17 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
     sphere, blocks : geodesic HMC on a product of ``blocks`` spheres (see the module docstring).
     n_burn : burn-in moves with step adaptation towards ``target_accept``.
     thin : keep every ``thin``-th recorded state in ``samples``.
+    jitter : in ``[0, 1)``; each move uses the step :math:`\epsilon(1 + j u)` with :math:`u` uniform
+        in :math:`[-1, 1]`, drawn per chain and move independently of the state (exactness is kept).
+        It randomises the trajectory length, which breaks the periodicity of trajectories on nearly
+        harmonic targets (Neal 2011, sec. 5.4.2.2). ``0`` (default): fixed step.
     seed : seed of the random generator (momenta and Metropolis tests).
     progress : show a progress bar.
     """
     w, T, step, n_moves, n_burn, thin, geo = _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks,
                                                     target_accept)
     n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1)
+    jitter = check_real("jitter", jitter, 0, 1, high_open=True)
     check_budget("(n_burn + n_moves) * n_leapfrog", (n_burn + n_moves) * n_leapfrog, MAX_STEPS,
                  "nnlandscape._checks.MAX_STEPS", "leapfrog steps")
     check_bool("progress", progress)
@@ -310,6 +317,8 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
     def propose(m, w, E, G, step):
         p = geo._momenta(rng, w, T)
         K0 = 0.5 * np.sum(p * p, axis=1)
+        if jitter:  # drawn only when asked, so that jitter=0 keeps the random stream of earlier versions
+            step = step * (1.0 + jitter * (2.0 * rng.random(step.size) - 1.0))
         w1, p1, E1, G1 = _leapfrog(fun, w, p, step, n_leapfrog, geo, G=G, move=m)
         return w1, E1, G1, E1 - E + 0.5 * np.sum(p1 * p1, axis=1) - K0
 
@@ -317,6 +326,7 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
                              target_accept=target_accept, rng=rng, progress=progress, desc=desc)
 
 
+@single_threaded_blas
 def rwm(fun, w0, *, T, step, n_moves, sphere=False, blocks=1, n_burn=0, thin=1, target_accept=0.25,
         seed=0, progress=False, desc="RWM") -> SampleResult:
     r"""Random-walk Metropolis for :math:`\pi_T \propto e^{-U/T}` (the baseline of :func:`hmc`).

@@ -48,6 +48,7 @@ import numpy as np
 from ._checks import (MAX_SIZE, MAX_STEPS, check_bool, check_budget, check_finite_array, check_int,
                       check_numeric_dtype, check_seed)
 from .progress import ProgressBar
+from ._threads import single_threaded_blas
 from .sampling import Geometry, _check_w0, _evaluate, _leapfrog, _per_chain, hmc
 
 __all__ = ["geodesic", "RatchetResult", "double_ratchet", "replica_energy_grad", "ReplicaResult",
@@ -111,6 +112,7 @@ class RatchetResult:
     final_b: np.ndarray
 
 
+@single_threaded_blas
 def double_ratchet(fun, wa, wb, *, T, k, step, n_leapfrog, n_moves, sphere=False, blocks=1, seed=0,
                    progress=False, desc="ratchet") -> RatchetResult:
     r"""Double-ratchet HMC between the rows of ``wa`` and ``wb`` (see the module docstring).
@@ -264,6 +266,7 @@ class ReplicaResult:
     acceptance: np.ndarray
 
 
+@single_threaded_blas
 def coupled_replicas(fun, W0, *, gamma, T, step, n_leapfrog, n_moves, sphere=False, blocks=1,
                      n_burn=0, thin=1, seed=0, progress=False, desc="replicas") -> ReplicaResult:
     r"""HMC of ``y`` coupled replicas; ``W0`` has shape ``(C, y, N)``; ``gamma >= 0`` the coupling
