@@ -54,6 +54,17 @@ ch. 5): the generating function :math:`\sum_k z^k F_k(s) = \mathbb E\prod_i
 interpolated (Chebyshev); outside the table :math:`F_0(s) = \mathrm{He}_d(s)`
 for :math:`s \gg 1` exactly (:math:`\mathbb E\det(G+s) = \mathrm{He}_d(s)`).
 
+Fields below :math:`k_1 + k_2 = k_1^2`. The GOE split above is a valid joint law of
+:math:`(f, \xi)` only when :math:`\tau^2 \ge 0`, i.e. :math:`k_1 + k_2 \ge k_1^2`, while a covariance
+on :math:`S^d` only needs :math:`k_1 + k_2 + 2k_2/d \ge k_1^2` (single harmonics sit on that line).
+Splitting instead into the traceless part :math:`M_0` of a GOE and the trace,
+:math:`\nabla^2 f = \sqrt{k_2}M_0 + xI`, :math:`x \sim \mathcal N(0, k_1 + k_2 + 2k_2/d)`,
+:math:`\mathrm{Cov}(f, x) = -k_1`, gives the same one-dimensional integral with that variance and the
+traceless function :math:`T_k(y) = \mathbb E[|\det(M_0 + y)|\mathbf 1\{\mathrm{ind} = k\}]` for
+:math:`F_k`; :math:`T_k` is the GOE Pfaffian with the constraint :math:`\mathrm{tr}\,G = 0` written as
+a Fourier integral (:func:`_traceless_F`). ``method="auto"`` uses it for thresholded counts on
+:math:`S^{d\ge3}` below the line.
+
 Closed forms. On :math:`S^1` Rice's formula (Cramér & Leadbetter 1967) with
 :math:`\lambda_2 = k_1`, :math:`\lambda_4 = k_1 + 3k_2` gives
 :math:`\mathbb E N = 2\sqrt{1 + 3\eta}`, :math:`\eta = k_2/k_1`. On :math:`S^2`
