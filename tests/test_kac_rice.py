@@ -410,8 +410,13 @@ def test_gegenbauer_harmonics_on_s3(l):
     assert c @ [1, -1, 1, -1] == pytest.approx(0.0, abs=1e-8)
     if l == 2:
         assert c == pytest.approx([2, 2, 2, 2], abs=1e-8)
-    with pytest.raises(ValueError, match="threshold"):  # the GOE split cannot carry the height here
-        by_index(k1, k2, 3, above=0.5)
+    # with a threshold the GOE split cannot carry the height (k1 + k2 < k1^2): only method="goe" refuses
+    with pytest.raises(ValueError, match="k1 \\+ k2 >= k1\\*\\*2"):
+        by_index(k1, k2, 3, above=0.5, method="goe")
+    for u in (-0.8, 0.5):  # the traceless path: the Euler characteristic of {f >= u} is the GKF
+        cu = by_index(k1, k2, 3, above=u)
+        assert np.all(cu >= 0) and np.all(cu <= c + 1e-9)
+        assert cu @ [-1, 1, -1, 1] == pytest.approx(kr.expected_euler_characteristic(k1, 3, u), abs=1e-7)
 
 
 def test_valid_pairs_depend_on_dimension():
@@ -491,3 +496,147 @@ def test_network_depth_asymptotics_include_the_first_layers(sw):
     else:
         assert ratio == pytest.approx(1.0, rel=1e-6)
     assert asy.prefactor != pytest.approx(1.0, rel=0.05)  # the idealised map misses it
+
+
+# ---------------------------------------------------------------- thresholds below k1 + k2 = k1^2: the traceless split
+def _traceless_polar_d3(y):
+    """Independent T_k(y) for the 3x3 traceless GOE: polar coordinates on the plane sum(mu) = 0,
+    density ~ r^4 e^{-r^2/4} |V(theta)| (Vandermonde), nested scipy quad split at the kinks."""
+    e1 = np.array([1.0, -1.0, 0.0]) / math.sqrt(2.0)
+    e2 = np.array([1.0, 1.0, -2.0]) / math.sqrt(6.0)
+    opts = dict(epsabs=1e-12, epsrel=1e-10, limit=200)
+
+    def radial(th, k):
+        c = math.cos(th) * e1 + math.sin(th) * e2
+        V = abs((c[0] - c[1]) * (c[0] - c[2]) * (c[1] - c[2]))
+        kinks = sorted(-y / ci for ci in c if ci != 0 and -y / ci > 0)
+        edges = [0.0] + kinks + [40.0]
+
+        def f(r):
+            if k is None:
+                return r**4 * math.exp(-r * r / 4)
+            mu = r * c + y
+            return float(np.prod(np.abs(mu))) * r**4 * math.exp(-r * r / 4) if np.sum(mu < 0) == k else 0.0
+
+        return V * sum(integrate.quad(f, a, b, **opts)[0] for a, b in zip(edges[:-1], edges[1:]))
+
+    ths = np.arange(13) * math.pi / 6  # kinks of |V(theta)| at collisions
+    Z = sum(integrate.quad(radial, a, b, args=(None,), **opts)[0] for a, b in zip(ths[:-1], ths[1:]))
+    return np.array([sum(integrate.quad(radial, a, b, args=(k,), **opts)[0] for a, b in zip(ths[:-1], ths[1:])) / Z
+                     for k in range(4)])
+
+
+@pytest.mark.slow
+def test_traceless_goe_moments_against_polar_quadrature():
+    ys = np.array([-1.3, 0.5, 2.2])
+    ref = np.array([_traceless_polar_d3(y) for y in ys]).T
+    got = kr._F_scaled(ys, 3, 1.0, traceless=True)
+    np.testing.assert_allclose(got, ref, atol=1e-7)  # quadratures at 1e-10; the Fourier path at ~1e-8
+
+
+def test_traceless_moments_exact_on_s2_and_convolve_to_goe():
+    """d = 2: M0 has eigenvalues +-r, r ~ Rayleigh(1), so T_1(y) = E[(r^2 - y^2) 1{r > |y|}] and
+    T_0(y) = E[(y^2 - r^2) 1{r < y}] in closed form; d = 3, 4: T convolved with N(0, 2/d) is the GOE F."""
+    ys = np.linspace(-5.0, 5.0, 23)
+    Y = ys * ys / 2
+    t0 = ys**2 * (1 - np.exp(-Y)) - 2 * (1 - np.exp(-Y) - Y * np.exp(-Y))
+    exact = np.array([np.where(ys > 0, t0, 0.0), (2 - ys**2 + 2 * Y) * np.exp(-Y), np.where(ys < 0, t0, 0.0)])
+    np.testing.assert_allclose(kr._F_scaled(ys, 2, 1.0, traceless=True), exact, atol=5e-5)
+    z, wz = np.polynomial.hermite_e.hermegauss(80)
+    wz = wz / wz.sum()
+    s = np.array([-2.0, -0.4, 0.9, 3.0])
+    for d in (3, 4):
+        conv = np.array([kr._F_scaled(si + math.sqrt(2.0 / d) * z, d, 1.0, traceless=True) @ wz for si in s]).T
+        np.testing.assert_allclose(conv, kr.goe_det_moments(s, d), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dim", [2, 3, 4])
+def test_traceless_path_equals_goe_path_where_both_hold(dim):
+    for k1, k2, u in [(1.0, 0.7, 0.3), (2.0, 3.5, -0.4), (0.5, 0.2, 1.1)]:
+        assert k1 + k2 >= k1 * k1
+        goe = by_index(k1, k2, dim, above=u, method="goe")
+        tl = by_index(k1, k2, dim, above=u, method="traceless")
+        np.testing.assert_allclose(tl, goe, rtol=1e-6, atol=1e-7 * goe.sum())
+
+
+@pytest.mark.parametrize("l", [2, 3, 5])
+def test_traceless_path_equals_closed_forms_on_s2(l):
+    """P_l on S^2 lies below k1 + k2 = k1^2: the Cheng-Schwartzman closed form and the traceless split agree."""
+    P = special.legendre(l)
+    k1, k2 = P.deriv(1)(1.0), P.deriv(2)(1.0)
+    for u in (-0.5, 0.7):
+        np.testing.assert_allclose(by_index(k1, k2, 2, above=u, method="traceless"),
+                                   by_index(k1, k2, 2, above=u, method="closed"), rtol=1e-5, atol=1e-6)
+
+
+def _conditional_hessian_mc(k1, k2, d, u, n, seed):
+    """Kac-Rice by brute force: (f, H) drawn from their joint Gaussian law (Cheng-Schwartzman's covariances,
+    no split), E[|det H| 1{ind = k} 1{f > u}] |S^d| / (2 pi k1)^{d/2}; returns (mean, standard error) by index."""
+    rng = np.random.default_rng(seed)
+    iu = np.array(np.triu_indices(d))
+    m = iu.shape[1]
+    C = np.zeros((m + 1, m + 1))
+    C[0, 0] = 1.0
+    for a, (i, j) in enumerate(zip(*iu.tolist())):  # python ints: numpy bools would add as "or"
+        C[0, a + 1] = C[a + 1, 0] = -k1 * (i == j)
+        for b, (k, l) in enumerate(zip(*iu.tolist())):
+            C[a + 1, b + 1] = k2 * ((i == k) * (j == l) + (i == l) * (j == k)) + (k1 + k2) * (i == j) * (k == l)
+    w, V = np.linalg.eigh(C)
+    assert w.min() > -1e-9  # a valid joint law on S^d
+    X = rng.standard_normal((n, m + 1)) @ (V * np.sqrt(np.clip(w, 0, None))).T
+    H = np.zeros((n, d, d))
+    H[:, iu[0], iu[1]] = X[:, 1:]
+    H = H + np.triu(H, 1).transpose(0, 2, 1)
+    ev = np.linalg.eigvalsh(H)
+    val = np.abs(np.prod(ev, axis=1)) * (X[:, 0] > u)
+    ind = (ev < 0).sum(axis=1)
+    pref = kr.sphere_volume(d) / (2 * math.pi * k1) ** (d / 2)
+    per = np.array([val * (ind == k) for k in range(d + 1)]) * pref
+    return per.mean(axis=1), per.std(axis=1) / math.sqrt(n)
+
+
+@pytest.mark.parametrize("k1, k2, dim", [(3.0, 5.0, 3), (4.0, 9.0, 4)])
+def test_traceless_path_against_conditional_hessian_monte_carlo(k1, k2, dim):
+    assert k1 + k2 < k1 * k1 <= k1 + k2 + 2 * k2 / dim  # valid on S^d, refused by the GOE split
+    for u in (-0.3, 0.8):
+        mean, se = _conditional_hessian_mc(k1, k2, dim, u, 200_000, seed=11)
+        got = by_index(k1, k2, dim, above=u)
+        # 5 s.e., plus 1e-3 absolute: a count of 1e-5 (minima high up) is one or no hit in 2e5 draws
+        assert np.all(np.abs(got - mean) <= 5 * se + 1e-3), (got, mean, se)
+
+
+def test_degree_two_gegenbauer_field_on_s3_matches_its_own_monte_carlo():
+    """f(x) = x^T A x / c on S^3 with A a traceless GOE matrix: K(t) = (4t^2 - 1)/3 = U_2(t)/3. Its critical
+    points are the eigenvectors +-v_j, with value lambda_j/c and index = number of eigenvalues below lambda_j,
+    so E N_k(u) = 2 P(lambda_(k+1)/c > u) exactly per sample."""
+    rng = np.random.default_rng(3)
+    n = 200_000
+    G = rng.standard_normal((n, 4, 4))
+    A = (G + G.transpose(0, 2, 1)) / 2
+    A = A - np.trace(A, axis1=1, axis2=2)[:, None, None] / 4 * np.eye(4)
+    lam = np.linalg.eigvalsh(A)  # ascending
+    c = np.sqrt(np.mean(np.einsum("bij,i,j->b", A, *(np.eye(4)[0],) * 2) ** 2))  # sd of f at a point
+    k1 = k2 = 8.0 / 3.0
+    for u in (-0.6, 0.0, 0.9):
+        hits = 2.0 * (lam / c > u)
+        got = by_index(k1, k2, 3, above=u)
+        se = hits.std(axis=0) / math.sqrt(n)
+        assert np.all(np.abs(got - hits.mean(axis=0)) <= 5 * se + 1e-9), (got, hits.mean(axis=0), se)
+
+
+@pytest.mark.parametrize("dim", [3, 5])
+def test_traceless_thresholds_tend_to_totals_and_sum_over_index(dim):
+    k1 = 3.0
+    k2 = k1 * (k1 - 1) / (1 + 2 / dim) + 0.3  # between the two conditions
+    assert k1 + k2 < k1 * k1 <= k1 + k2 + 2 * k2 / dim
+    total = by_index(k1, k2, dim)
+    np.testing.assert_allclose(by_index(k1, k2, dim, above=-40.0), total, rtol=1e-7)
+    assert np.allclose(by_index(k1, k2, dim, above=40.0), 0.0, atol=1e-12)
+    prev = total
+    for u in (-1.0, 0.0, 1.0):
+        c = by_index(k1, k2, dim, above=u)
+        assert kr.expected_critical_points(k1, k2, dim, above=u) == pytest.approx(c.sum(), rel=1e-12)
+        assert np.all(c <= prev + 1e-9)  # fewer points above a higher level, index by index
+        sign = (-1.0) ** (dim - np.arange(dim + 1))
+        assert c @ sign == pytest.approx(kr.expected_euler_characteristic(k1, dim, u), abs=1e-6)
+        prev = c

@@ -254,3 +254,38 @@ def test_polish_reaches_the_least_squares_minimum_of_a_linear_net():
     assert p.loss == pytest.approx(best, rel=1e-8)
     assert p.grad_norm < 1e-6
     assert ls.critical_point_check(lin, p.theta, x, y).index == 0
+
+
+def test_band_top_and_double_band_find_the_saddle_of_a_linear_net():
+    """f = w2 (w1 x + b1) + b2 fitting y = x: minima at w1 w2 = 1; between (1, 1) and (-1, -1) the
+    barrier is the saddle theta = 0 (loss mean(y^2), index 1). The climbing image finds it, and
+    doubling the band (2N - 1 images, more steps) keeps it there."""
+    lin = MLP([1, 1, 1], "linear")
+    x = np.linspace(-1, 1, 11)[:, None]
+    y = x[:, 0]
+    a = np.array([1.0, 0.0, 1.0, 0.0])  # (w1, b1, w2, b2)
+    nb = ls.network_band(lin, x, y, a, -a, 7, steps=400)
+    v = float(np.mean(y**2))
+    for band in (nb.band, ls.double_band(lin, x, y, nb.band, steps=400)):
+        t = ls.band_top(lin, x, y, band)
+        assert t.top.index == 1 and t.top.grad_norm < 1e-6
+        assert t.top.loss == pytest.approx(v, rel=1e-6)
+        assert t.dense_max == pytest.approx(v, rel=1e-6) and t.image_max == pytest.approx(v, rel=1e-6)
+        np.testing.assert_array_equal(band.images[[0, -1]], np.stack([a, -a]))
+    assert t.n_images == 2 * nb.band.n_images - 1
+
+
+def test_band_top_reads_the_dense_profile_and_the_climbing_image():
+    from nnlandscape import neb
+    wf = ls.desymmetrize(NET, WF.theta)
+    other = ls.match_units(NET, wf, ls.desymmetrize(NET, _random_theta(2)[0]))
+    band = ls.network_band(NET, X, Y, wf, other, 5, steps=20).band
+    t = ls.band_top(NET, X, Y, band, per_segment=6)
+    prof = neb.band_profile(ls.energy_function(NET, X, Y), band.images, 6)
+    assert t.dense_max == prof.e_max >= t.image_max == band.energies.max()
+    chk = ls.critical_point_check(NET, band.saddle, X, Y)
+    assert (t.top.loss, t.top.grad_norm, t.top.index) == (chk.loss, chk.grad_norm, chk.index)
+    d = ls.double_band(NET, X, Y, band, steps=1)
+    assert d.n_images == 9 and d.n_steps <= 1
+    with pytest.raises(ValueError, match="steps"):
+        ls.double_band(NET, X, Y, band, steps=0)

@@ -69,6 +69,9 @@ __all__ = [
     "energy_function",
     "NetworkBand",
     "network_band",
+    "double_band",
+    "BandTop",
+    "band_top",
     "turning_angles",
     "FlatModes",
     "flat_mode_census",
@@ -501,6 +504,47 @@ def network_band(net: MLP, X, y, start, end, n_images: int = 17, *, steps: int =
     e_line, _ = fun(line)
     s_line = np.linspace(0.0, float(np.linalg.norm(np.asarray(end, float) - np.asarray(start, float))), n_line)
     return NetworkBand(band, s_line, np.asarray(e_line), refine, stages)
+
+
+def double_band(net: MLP, X, y, band: _neb.NEBResult, *, steps: int = 1000, climb: bool = True,
+                **neb_kwargs) -> _neb.NEBResult:
+    r"""Continue a relaxed band with twice the resolution: a midpoint is inserted into every segment
+    (:func:`nnlandscape.neb.insert_images`, ``2N - 1`` images, the polygon unchanged) and the band is
+    relaxed for ``steps`` more FIRE steps (climbing image on by default). Used to check whether a band
+    top moves when images and steps are doubled.
+    """
+    steps = check_int("steps", steps, 1, MAX_STEPS)
+    images = np.asarray(band.images, dtype=float)
+    path = _neb.insert_images(images, np.arange(len(images) - 1), 1)
+    fun = energy_function(net, X, y)
+    kw = dict(max_steps=steps, fmax=1e-8, climb=climb, **neb_kwargs)
+    return _neb.nudged_elastic_band(fun, path[0], path[-1], len(path), initial_path=path, **kw)
+
+
+@dataclass(frozen=True)
+class BandTop:
+    """The top of a band (see :func:`band_top`): heights, and the climbing image checked as a critical point.
+
+    image_max : highest image loss; dense_max : maximum of the dense profile (:func:`nnlandscape.neb.band_profile`);
+    top : :class:`CriticalPointCheck` of the highest interior image (the climbing image);
+    path_length, n_images, max_force : of the band.
+    """
+
+    image_max: float
+    dense_max: float
+    top: "CriticalPointCheck"
+    path_length: float
+    n_images: int
+    max_force: float
+
+
+def band_top(net: MLP, X, y, band: _neb.NEBResult, *, per_segment: int = 8) -> BandTop:
+    r"""Loss of the band's top read densely, and gradient norm / Hessian index at its climbing image."""
+    fun = energy_function(net, X, y)
+    prof = _neb.band_profile(fun, band.images, per_segment)
+    chk = critical_point_check(net, band.images[band.i_max], X, y)
+    return BandTop(float(np.max(band.energies)), float(prof.e_max), chk, float(band.path_length()),
+                   int(band.n_images), float(band.max_force))
 
 
 # --------------------------------------------------------------------------- flat modes

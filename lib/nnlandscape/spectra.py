@@ -138,9 +138,11 @@ def hessian_indices(H, eps: float = 1e-6) -> HessianIndices:
         vec_m[zero, keep.size + np.arange(zero.size)] = 1.0
         order = np.argsort(lam_m, kind="stable")
         lam[m], vec[m] = lam_m[order], vec_m[:, order]
+    from .landscape import hessian_index  # the one count of eigenvalues below -eps max|lambda| (lazy: light import)
+
     scale = np.abs(lam).max(axis=-1, keepdims=True)
     tol = eps * scale
-    neg = (lam < -tol).mean(-1)
+    neg = hessian_index(lam, eps) / N
     pos = (lam > tol).mean(-1)
     nul = (np.abs(lam) <= tol).mean(-1)
     out = HessianIndices(
