@@ -23,6 +23,16 @@ Every call must return the same number of traces.
   (``Plotly.react``): a click redraws a few curves, however large the grid (:class:`StaticExplorer`).
   Drop-downs are laid out side by side from their measured widths.
 
+  What a click costs in the browser (measured with Chromium's profiler on the book's pages): plotly
+  answers any change of a data array, by ``Plotly.restyle`` as by ``Plotly.react``, with a full
+  redraw of the figure (axes, legend, sliders, drop-downs, every trace), so swapping only the
+  changed arrays saves nothing there.  The script therefore avoids the work around that redraw: it
+  decodes each grid point's base64 data once and reuses the typed arrays, passes plotly its own
+  layout object back, lays the drop-downs out again only when they overlap, leave the figure or need
+  another band (before, a legend whose width changed with the data caused a second full redraw per
+  click), and draws changes that arrive during a redraw once, at their latest state.  The page
+  records the time from a control's change event to the end of the redraw in ``data-redraw-ms``.
+
 The mode is chosen for the author: the environment variable ``NNLANDSCAPE_EXPLORE`` (``static`` or
 ``live``; the book build sets ``static``), else ``live`` inside an IPython kernel and ``static``
 elsewhere.  The chapter source is the same in both.
@@ -517,7 +527,9 @@ class StaticExplorer:
 
     The figure holds one trace per curve (those of the default grid point); the data of every grid
     point are stored beside it, and a control change swaps them in (``Plotly.react``), so a click
-    costs the redraw of a few curves however large the grid.  Grid point ``(i_1, ..., i_k)``
+    costs the redraw of a few curves however large the grid.  The page script keeps the stored
+    data on the figure's ``div`` (``_nnlSpec``), where the browser test reads it to check that the
+    figure after a click holds exactly the grid point its controls select.  Grid point ``(i_1, ..., i_k)``
     (``i_j`` the index of control ``j``'s value) has flat index ``((i_1 * n_2 + i_2) * n_3 + ...)``.
     ``sets[flat]`` are its traces (plotly objects, float32 data).
     """
