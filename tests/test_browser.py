@@ -106,9 +106,10 @@ def browser():
         b.close()
 
 
-def open_page(browser, server, page_path):
-    """Load a page with every non-local request aborted and recorded; return (page, external, errors)."""
-    page = browser.new_page()
+def open_page(browser, server, page_path, width=None):
+    """Load a page (``width`` px wide, Playwright's default if ``None``) with every non-local request
+    aborted and recorded; return (page, external, errors)."""
+    page = browser.new_page() if width is None else browser.new_page(viewport={"width": width, "height": 800})
     external, errors = [], []
 
     def route(r):
@@ -343,6 +344,32 @@ def test_static_explorer_controls_move_the_figure(browser, server, page_path):
         assert checked >= len(explorers)
     finally:
         page.close()
+    assert not external and not errors, (external, errors)
+
+
+def menu_overlaps(page, gid) -> list:
+    """Overlaps (px²) of an explorer's drop-downs with each other and with its legend, once laid out."""
+    page.locator(f"#{gid}").scroll_into_view_if_needed()
+    page.wait_for_selector(f"#{gid}[data-menus-laid-out]", timeout=10000)
+    boxes = page.evaluate(MENUS, gid)
+    menus = boxes["menus"]
+    found = [("drop-downs", i, j, _overlap(menus[i], menus[j])) for i in range(len(menus)) for j in range(i)]
+    if boxes["legend"]:
+        found += [("legend", i, None, _overlap(m, boxes["legend"])) for i, m in enumerate(menus)]
+    return [f for f in found if f[3] >= 1]
+
+
+@pytest.mark.parametrize("page_path", CHAPTERS)
+def test_drop_downs_apart_on_a_phone(browser, server, page_path):
+    """At 400 px (a phone) drop-downs that do not fit side by side wrap into rows that overlap
+    neither each other nor the legend."""
+    page, external, errors = open_page(browser, server, page_path, width=400)
+    try:
+        figs = [f for f in page.evaluate(PAGE_STATE)["figures"] if f["explorer"] and f["menus"]]
+        bad = {f["id"]: o for f in figs if (o := menu_overlaps(page, f["id"]))}
+    finally:
+        page.close()
+    assert not bad, f"overlapping drop-downs at 400 px: {bad}"
     assert not external and not errors, (external, errors)
 
 

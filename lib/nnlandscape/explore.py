@@ -454,9 +454,10 @@ _POST_SCRIPT = """
       for (var n = 0; ok && n < m; n++) { ok = !overlap(b, boxes[n]); }
       for (n = 0; ok && n < above.length; n++) { ok = !overlap(b, above[n]); }
     }
+    // rows ROW pixels apart in the plot's own height (legends or colour bars below it may shrink it)
     var upd = {'margin.t': top, height: spec.plotH + top + fl.margin.b}, changed = !ok && Math.abs(top - fl.margin.t) > 0.5;
     for (m = 0; m < heads.length; m++) {
-      var mx = xs[m] / fl._size.w, my = 1 + (top - 4 - rows[m] * ROW) / spec.plotH;
+      var mx = xs[m] / fl._size.w, my = 1 + (top - 4 - rows[m] * ROW) / fl._size.h;
       if (Math.abs(mx - fl.updatemenus[m].x) > 1e-3 || Math.abs(my - fl.updatemenus[m].y) > 1e-3) { changed = true; }
       upd['updatemenus[' + m + '].x'] = mx; upd['updatemenus[' + m + '].y'] = my;
     }
