@@ -252,3 +252,74 @@ def test_controls_preview_only_on_static_pages():
     assert [c.value for c in row.children] == [3, 1.0, 0.5]  # the defaults
     live = ex.controls_preview(traces, controls(), mode="live")
     assert not isinstance(live, w.Widget) and repr(live) == ""
+
+
+_NODE_HARNESS = r"""
+const handlers = {}, attrs = {}, reacts = [];
+const gd = {
+  layout: LAYOUT, data: [], on(ev, f) { handlers[ev] = f; }, querySelectorAll() { return []; },
+  setAttribute(k, v) { attrs[k] = String(v); }, getAttribute(k) { return k in attrs ? attrs[k] : null; },
+};
+globalThis.document = { getElementById: () => gd };
+globalThis.Plotly = {
+  react(g, data, layout) {
+    if (layout !== g.layout) { throw new Error('the layout object must be passed back unchanged'); }
+    g.data = data; reacts.push(data); return Promise.resolve(g);
+  },
+  relayout() { throw new Error('no relayout expected without drop-downs on the page'); },
+};
+SCRIPT
+const plain = (k, v) => (ArrayBuffer.isView(v) ? Array.from(v, x => (Number.isNaN(x) ? null : x)) : v);
+const tick = () => new Promise(r => setTimeout(r, 5));
+(async () => {
+  const out = [];
+  for (const state of STATES) {  // one change at a time: each is drawn
+    state.sliders.forEach((a, i) => { gd.layout.sliders[i].active = a; });
+    state.menus.forEach((a, i) => { gd.layout.updatemenus[i].active = a; });
+    handlers[state.event]();
+    while (attrs['data-drawn-index'] !== attrs['data-grid-index'] || reacts.length < out.length + 1) { await tick(); }
+    out.push({index: +attrs['data-drawn-index'], ms: +attrs['data-redraw-ms'], data: JSON.parse(JSON.stringify(gd.data, plain))});
+  }
+  // three changes in a row while a redraw runs: drawn once more, at the last state
+  const before = reacts.length;
+  for (const a of [0, 1, 2]) { gd.layout.sliders[0].active = a; handlers.plotly_sliderchange(); }
+  await tick(); await tick();
+  process.stdout.write(JSON.stringify({out, burst: reacts.length - before, last: +attrs['data-drawn-index']}));
+})();
+"""
+
+
+def test_page_script_draws_every_grid_point(tmp_path):
+    """The page's script itself, run by Node with a stand-in for plotly: after each control change
+    it passes plotly the traces the trace function returned at the selected grid point (decoded from
+    the page's base64 data, float32) with the layout object unchanged; a burst of changes during a
+    redraw is drawn once, at the last state."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed (the browser test runs the same script in Chromium)")
+    e = STATIC
+    layout = dict(sliders=[dict(active=s.active) for s in e.figure.layout.sliders],
+                  updatemenus=[dict(active=m.active) for m in e.figure.layout.updatemenus])
+    states, expect = [], []
+    for k_i, a_i, s_i in [(0, 0, 0), (3, 1, 2), (1, 1, 0), (1, 0, 1), (2, 0, 2)]:
+        states.append(dict(sliders=[k_i, s_i], menus=[a_i],
+                           event="plotly_buttonclicked" if len(states) % 2 else "plotly_sliderchange"))
+        expect.append(e.grid_index(k=[1, 2, 3, 4][k_i], a=[1.0, 2.0][a_i], shift=[0.0, 0.5, 1.5][s_i]))
+    script = e.post_script.replace("{plot_id}", "fig")
+    js = (_NODE_HARNESS.replace("LAYOUT", json.dumps(layout)).replace("STATES", json.dumps(states))
+          .replace("SCRIPT", script))
+    (tmp_path / "run.js").write_text(js)
+    res = json.loads(subprocess.run([node, str(tmp_path / "run.js")], capture_output=True, text=True, check=True,
+                                    timeout=60).stdout)
+    assert [r["index"] for r in res["out"]] == expect
+    for r, flat in zip(res["out"], expect):
+        assert r["ms"] >= 0
+        for got, want in zip(r["data"], e.sets[flat]):
+            assert got["name"] == want.name and got.get("mode") == want.mode
+            assert got["x0"] == want.x0 and got["dx"] == pytest.approx(want.dx)
+            np.testing.assert_array_equal(np.asarray(got["y"], dtype=np.float32), np.asarray(want.y, dtype=np.float32))
+    assert res["burst"] == 1 and res["last"] == e.grid_index(k=3, a=[1.0, 2.0][states[-1]["menus"][0]],
+                                                             shift=[0.0, 0.5, 1.5][states[-1]["sliders"][1]])
