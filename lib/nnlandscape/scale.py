@@ -160,15 +160,20 @@ _CH05_DEFAULTS = {"steps": 50_000, "optimizers": ["momentum", "adadelta"], "ampl
                   "n_tent_layers": 4, "points_between": 9}
 
 
+def _with_defaults(name: str, params, defaults: dict) -> dict:
+    """``params`` (a dict of known keys only) laid over the experiment's ``defaults``."""
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"params: unknown keys {unknown}; {name} takes {sorted(defaults)}")
+    return {**defaults, **params}
+
+
 def _ch05_check(params: dict) -> dict:
     from . import landscape
 
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict, got {type(params).__name__}")
-    unknown = sorted(set(params) - set(_CH05_DEFAULTS))
-    if unknown:
-        raise ValueError(f"params: unknown keys {unknown}; ch05 takes {sorted(_CH05_DEFAULTS)}")
-    p = {**_CH05_DEFAULTS, **params}
+    p = _with_defaults("ch05", params, _CH05_DEFAULTS)
     p["steps"] = check_int("steps", p["steps"], 1, MAX_STEPS)
     opts = p["optimizers"]
     if isinstance(opts, str) or not isinstance(opts, (list, tuple)) or not opts:
@@ -270,12 +275,7 @@ def _ch01_check(params: dict) -> dict:
     from .activations import get_activation
     from .sphere_mc import _check_temperatures
 
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict, got {type(params).__name__}")
-    unknown = sorted(set(params) - set(_CH01_DEFAULTS))
-    if unknown:
-        raise ValueError(f"params: unknown keys {unknown}; ch01 takes {sorted(_CH01_DEFAULTS)}")
-    p = {**_CH01_DEFAULTS, **params}
+    p = _with_defaults("ch01", params, _CH01_DEFAULTS)
     if not isinstance(p["activation"], str):
         raise ValueError(f"activation must be a registry name (str), got {p['activation']!r}")
     get_activation(p["activation"])
@@ -352,12 +352,7 @@ _CH04_DEFAULTS = {"N": 1000, "K": 50, "alpha": 0.3, "kind": "random", "data_seed
 def _ch04_check(params: dict) -> dict:
     from .committee import _check_arch
 
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict, got {type(params).__name__}")
-    unknown = sorted(set(params) - set(_CH04_DEFAULTS))
-    if unknown:
-        raise ValueError(f"params: unknown keys {unknown}; ch04 takes {sorted(_CH04_DEFAULTS)}")
-    p = {**_CH04_DEFAULTS, **params}
+    p = _with_defaults("ch04", params, _CH04_DEFAULTS)
     p["N"], p["K"] = (int(v) for v in _check_arch(p["N"], p["K"]))
     p["alpha"] = check_real("alpha", p["alpha"], 0.0, 100.0, low_open=True)
     if p["kind"] not in ("random", "teacher"):
