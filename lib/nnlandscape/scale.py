@@ -76,7 +76,8 @@ from ._checks import MAX_BYTES, MAX_FLOPS, MAX_SIZE, MAX_STEPS, check_bool, chec
 from .progress import ProgressBar
 
 __all__ = ["Experiment", "EXPERIMENTS", "register", "item_seed", "chunk_bounds", "ScaleResult", "run", "load",
-           "results_dir", "load_results", "ch05_summary", "ch05_markdown", "main", "CONNECT_TIMEOUT"]
+           "results_dir", "load_results", "scale_markdown", "ch05_summary", "ch05_markdown", "grid_values",
+           "grid_function", "main", "CONNECT_TIMEOUT", "GRID_POINT_CHARS"]
 
 #: seconds to wait for a scheduler before calling it unreachable
 CONNECT_TIMEOUT = 5.0
@@ -102,6 +103,11 @@ class Experiment:
     it must be a module-level function of an importable module when it runs on a cluster;
     bytes_per_item, max_chunk, model_steps_per_item : ``params ->`` memory per item (bytes), the
     largest chunk the package's budgets allow, work per item (for rates and projections).
+    n_items_of : ``None`` or ``params ->`` the only allowed ``n_items`` (``"grid"``: the number of grid
+    points); report : ``None`` or ``result -> dict(head=, scale=, finding=, table=)``, what
+    :func:`scale_markdown` says about a run of this experiment (``head``: what was run, e.g. "4 of 6
+    networks of 60 steps"; ``scale``: how that compares with the paper's scale; ``finding``: a
+    sentence, may be empty; ``table``: markdown, may be empty).
     """
 
     name: str
@@ -115,6 +121,8 @@ class Experiment:
     bytes_per_item: Callable
     max_chunk: Callable
     model_steps_per_item: Callable
+    n_items_of: Callable | None = None
+    report: Callable | None = None
 
 
 #: registered experiments by name
@@ -171,21 +179,29 @@ def _with_defaults(name: str, params, defaults: dict) -> dict:
 
 
 def _ch05_check(params: dict) -> dict:
-    from . import landscape
-
     p = _with_defaults("ch05", params, _CH05_DEFAULTS)
     p["steps"] = check_int("steps", p["steps"], 1, MAX_STEPS)
-    opts = p["optimizers"]
+    p["optimizers"] = _check_optimizers(p["optimizers"])
+    return _check_problem(p)
+
+
+def _check_optimizers(opts, repeat=False) -> list:
+    from . import landscape
+
     if isinstance(opts, str) or not isinstance(opts, (list, tuple)) or not opts:
         raise ValueError(f"optimizers must be a non-empty list of names in {list(landscape.OPTIMIZER_SETTINGS)}, "
                          f"got {opts!r}")
     for o in opts:
-        if o not in landscape.OPTIMIZER_SETTINGS:
+        if not isinstance(o, str) or o not in landscape.OPTIMIZER_SETTINGS:
             raise ValueError(f"optimizers: {o!r} is not allowed; choose from {list(landscape.OPTIMIZER_SETTINGS)}")
-    if len(set(opts)) != len(opts):
+    if not repeat and len(set(opts)) != len(opts):
         raise ValueError(f"optimizers must not repeat a name, got {opts!r}")
-    p["optimizers"] = list(opts)
-    p["amplitude"] = float(p["amplitude"])
+    return list(opts)
+
+
+def _check_problem(p: dict) -> dict:
+    """The sawtooth problem's parameters (shared by the chapter-5 experiments)."""
+    p["amplitude"] = check_real("amplitude", p["amplitude"])
     p["n_tent_layers"] = check_int("n_tent_layers", p["n_tent_layers"], 1, 5)
     p["points_between"] = check_int("points_between", p["points_between"], 0, 10_000)
     _ch05_problem(p["amplitude"], p["n_tent_layers"], p["points_between"])  # builds W_f: its own checks
@@ -231,26 +247,35 @@ def _ch05_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
     r"""Train items ``start..stop-1``: item :math:`i` uses optimiser ``optimizers[i % k]`` and starts
     from ``net.init(1, seed=item_seed(seed, i))`` (He-normal weights, zero biases, float32), as
     :func:`nnlandscape.landscape.train_models` with :data:`~nnlandscape.landscape.OPTIMIZER_SETTINGS`."""
-    from . import landscape, optim
-
     W, net, X, Y = _ch05_problem(params["amplitude"], params["n_tent_layers"], params["points_between"])
     opts = params["optimizers"]
     idx = np.arange(start, stop)
     theta0 = np.stack([net.init(1, seed=np.random.SeedSequence(seed, spawn_key=(int(i),)))[0] for i in idx])
     dead0 = net.forward(theta0, X)[:, :, 0].std(1) < 1e-12  # output constant before the first step
     theta0 = theta0.astype(np.float32)
+    res = {"item": idx.astype(np.int64), "optimizer": (idx % len(opts)).astype(np.int8), "dead0": dead0}
+    res.update(_train_items(net, X, Y, theta0, idx, opts, None, params["steps"]))
+    return res
+
+
+def _train_items(net, X, Y, theta0, idx, opts, lrs, steps) -> dict:
+    """Train the float32 starts ``theta0`` of items ``idx``: item :math:`i` with ``opts[i % k]`` and
+    :data:`~nnlandscape.landscape.OPTIMIZER_SETTINGS` (its ``lr`` replaced by ``lrs[i % k]`` unless that
+    is ``None``); one :func:`~nnlandscape.optim.train` call per optimiser (models are independent)."""
+    from . import landscape, optim
+
     m = len(idx)
-    res = {"item": idx.astype(np.int64), "optimizer": (idx % len(opts)).astype(np.int8),
-           "loss": np.empty(m), "diverged": np.zeros(m, bool), "converged": np.zeros(m, bool),
-           "dead0": dead0, "theta": np.empty_like(theta0)}
+    res = {"loss": np.empty(m), "diverged": np.zeros(m, bool), "converged": np.zeros(m, bool),
+           "theta": np.empty_like(theta0)}
     for k, name in enumerate(opts):
         sel = np.flatnonzero(idx % len(opts) == k)
         if sel.size == 0:
             continue
         settings = dict(landscape.OPTIMIZER_SETTINGS[name])
         lr = settings.pop("lr")
-        r = optim.train(net, theta0[sel], X, Y, optimizer=name, lr=lr, steps=params["steps"],
-                        record_every=params["steps"], **settings)
+        if lrs is not None and lrs[k] is not None:
+            lr = lrs[k]
+        r = optim.train(net, theta0[sel], X, Y, optimizer=name, lr=lr, steps=steps, record_every=steps, **settings)
         res["loss"][sel] = r.loss
         res["diverged"][sel] = r.diverged
         res["converged"][sel] = r.converged
@@ -262,7 +287,212 @@ register(Experiment(
     name="ch05", description="Gamst & Walker mass training: 5x5 ReLU nets on sawtooth + spline",
     item="networks", paper_items=320_000, paper_chunk=1000, defaults=_CH05_DEFAULTS, check=_ch05_check,
     run_chunk=_ch05_chunk, bytes_per_item=_ch05_bytes, max_chunk=_ch05_max_chunk,
-    model_steps_per_item=_ch05_model_steps))
+    model_steps_per_item=_ch05_model_steps, report=lambda r: _ch05_report(r)))
+
+
+# --------------------------------------------------------------------------- ch05: jitter trials
+@lru_cache(maxsize=8)
+def _ch05_wf(amplitude, n_tent_layers, points_between):
+    """The de-symmetrised construction :math:`W_f` (chapter 5's representative, ``ls.desymmetrize``)."""
+    from . import landscape
+
+    W, net, X, Y = _ch05_problem(amplitude, n_tent_layers, points_between)
+    wf = landscape.desymmetrize(net, W.theta)
+    wf.setflags(write=False)
+    return wf
+
+
+_JITTER_DEFAULTS = {"steps": 20_000, "optimizers": ["momentum", "adadelta"], "lr": None, "r_max": 2.0, "tol": 1e-3,
+                    "amplitude": 0.5, "n_tent_layers": 4, "points_between": 9}
+
+
+def _jitter_check(params: dict) -> dict:
+    p = _with_defaults("ch05-jitter", params, _JITTER_DEFAULTS)
+    p["steps"] = check_int("steps", p["steps"], 1, MAX_STEPS)
+    # a name may repeat here, with another step size (the chapter runs the heavy ball at two)
+    p["optimizers"] = _check_optimizers(p["optimizers"], repeat=True)
+    lr = p["lr"]
+    if lr is not None:
+        if isinstance(lr, str) or not isinstance(lr, (list, tuple)) or len(lr) != len(p["optimizers"]):
+            raise ValueError(f"lr must be None or a list of {len(p['optimizers'])} step sizes (None: the optimiser's "
+                             f"default), one per entry of optimizers, got {lr!r}")
+        p["lr"] = [None if v is None else check_real("lr", v, 0.0, 1e6, low_open=True) for v in lr]
+    pairs = [(o, None if p["lr"] is None else p["lr"][k]) for k, o in enumerate(p["optimizers"])]
+    if len(set(pairs)) != len(pairs):
+        raise ValueError(f"optimizers and lr must not repeat a setting, got {pairs!r}")
+    p["r_max"] = check_real("r_max", p["r_max"], 0.0, 1e6, low_open=True)
+    p["tol"] = check_real("tol", p["tol"], 0.0, low_open=True)
+    return _check_problem(p)
+
+
+def _jitter_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
+    r"""Jitter trials ``start..stop-1`` of chapter 5's basin experiment
+    (:func:`nnlandscape.landscape.basin_experiment`, one trial per item): trial :math:`i` draws its noise
+    norm :math:`r_i \sim U[0, r_{\max}]` and then its direction from one generator on
+    :func:`item_seed`\ ``(seed, i)``, starts at :math:`W_f + \xi_i` (:func:`~nnlandscape.landscape.jitter`,
+    :math:`\lVert\xi_i\rVert = r_i`, :math:`W_f` de-symmetrised) and trains ``steps`` full-batch steps in
+    float32 with ``optimizers[i % k]`` (step ``lr[i % k]``, default the optimiser's own). It *returns*
+    when its final loss is below ``tol``. Per-item streams and independent models: an item's result
+    does not depend on the chunk."""
+    W, net, X, Y = _ch05_problem(params["amplitude"], params["n_tent_layers"], params["points_between"])
+    wf = _ch05_wf(params["amplitude"], params["n_tent_layers"], params["points_between"])
+    from .landscape import jitter
+
+    idx = np.arange(start, stop)
+    radii = np.empty(len(idx))
+    theta0 = np.empty((len(idx), wf.size))
+    for j, i in enumerate(idx):
+        rng = np.random.default_rng(item_seed(seed, int(i)))
+        radii[j] = rng.uniform(0.0, params["r_max"])
+        theta0[j] = jitter(wf, radii[j:j + 1], seed=rng)[0]
+    loss0 = np.array([net.loss(theta0[j], X, Y) for j in range(len(idx))], dtype=float)  # one model at a time
+    res = {"item": idx.astype(np.int64), "optimizer": (idx % len(params["optimizers"])).astype(np.int8),
+           "radius": radii, "loss0": loss0}
+    res.update(_train_items(net, X, Y, theta0.astype(np.float32), idx, params["optimizers"], params["lr"],
+                            params["steps"]))
+    res["loss"] = np.where(res["diverged"], np.nan, res["loss"])
+    res["returned"] = np.nan_to_num(res["loss"], nan=np.inf) < params["tol"]
+    del res["converged"]
+    return res
+
+
+def _jitter_report(result):
+    p, d = result.params, result.data
+    rows = []
+    for k, name in enumerate(p["optimizers"]):
+        s = d["optimizer"] == k if result.n_present else np.zeros(0, bool)
+        lr = None if p["lr"] is None else p["lr"][k]
+        r = d["radius"][s] if s.any() else np.zeros(0)
+        ret = d["returned"][s] if s.any() else np.zeros(0, bool)
+        small = r < p["r_max"] / 4
+        pct = (lambda b: f"{100.0 * float(np.mean(b)):.1f}" if b.size else "–")  # noqa: E731
+        rows.append(f"| {name}{'' if lr is None else f', η = {lr:g}'} | {int(s.sum()):,} | {pct(ret)} | "
+                    f"{pct(ret[small])} | {int(d['diverged'][s].sum()) if s.any() else 0:,} |")
+    table = (f"| optimiser | trials | returned (%) | returned, r < {p['r_max'] / 4:g} (%) | diverged |\n"
+             "|---|---|---|---|---|\n" + "\n".join(rows))
+    head = (f"{result.n_present:,} of {result.n_items:,} jitter trials of {p['steps']:,} steps, noise norms uniform "
+            f"in [0, {p['r_max']:g}]")
+    scale = ("the paper's scale" if result.n_items >= 4096 and p["steps"] >= 20_000
+             else "smaller than the paper's 4,096 trials of 20,000 steps")
+    return dict(head=head, scale=scale, finding=f"A trial returns when its final loss is below {p['tol']:g}.",
+                table=table)
+
+
+register(Experiment(
+    name="ch05-jitter", description="Gamst & Walker basin trials: jitter W_f by noise of norm r ~ U[0, 2], retrain",
+    item="trials", paper_items=4096, paper_chunk=256, defaults=_JITTER_DEFAULTS, check=_jitter_check,
+    run_chunk=_jitter_chunk, bytes_per_item=_ch05_bytes, max_chunk=_ch05_max_chunk,
+    model_steps_per_item=_ch05_model_steps, report=_jitter_report))
+
+
+# --------------------------------------------------------------------------- ch05: NEB batches
+_NEB_DEFAULTS = {**_CH05_DEFAULTS, "endpoints": "spline", "n_images": 17, "neb_steps": 1000, "refine": 1,
+                 "n_new": 4, "per_segment": 8}
+_NEB_ENDPOINTS = ("spline", "alive", "all")
+
+
+def _neb_check(params: dict) -> dict:
+    p = _with_defaults("ch05-neb", params, _NEB_DEFAULTS)
+    p.update(_ch05_check({k: p[k] for k in _CH05_DEFAULTS}))
+    if p["endpoints"] not in _NEB_ENDPOINTS:
+        raise ValueError(f"endpoints={p['endpoints']!r} is not allowed; choose one of {', '.join(map(repr, _NEB_ENDPOINTS))}")
+    p["n_images"] = check_int("n_images", p["n_images"], 3, 1000)
+    p["neb_steps"] = check_int("neb_steps", p["neb_steps"], 1, MAX_STEPS)
+    p["refine"] = check_int("refine", p["refine"], 0, 20)
+    p["n_new"] = check_int("n_new", p["n_new"], 1, 100)
+    p["per_segment"] = check_int("per_segment", p["per_segment"], 1, 1000)
+    return p
+
+
+def _neb_images(p) -> int:
+    return p["n_images"] + p["refine"] * p["n_new"]
+
+
+def _neb_bytes(p) -> float:
+    P, n, units = _ch05_sizes(p)
+    m = _neb_images(p)
+    # training as ch05; the band: images, gradients, tangents, forces, FIRE velocities (float64), the
+    # stored images (float32), and the activations of all images on the training set
+    return _ch05_bytes(p) + 8.0 * 6 * m * P + 4.0 * m * P + 8.0 * 3 * m * n * units
+
+
+def _neb_max_chunk(p) -> int:
+    P, n, units = _ch05_sizes(p)
+    per_item = 6.0 * n * P * _neb_images(p) * (p["refine"] + 1) * p["neb_steps"]
+    return max(0, min(_ch05_max_chunk(p), int(MAX_FLOPS / (6.0 * p["steps"] * n * P + per_item)),
+                      int(MAX_BYTES / _neb_bytes(p))))
+
+
+def _neb_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
+    r"""Bands from :math:`W_f` to the networks ``start..stop-1`` of the ``"ch05"`` run with the same seed
+    and training parameters (network :math:`i` is bit for bit ``"ch05"``'s item :math:`i`), as chapter
+    5 relaxes them: the trained network de-symmetrised (:func:`~nnlandscape.landscape.desymmetrize`),
+    its units matched to :math:`W_f` (:func:`~nnlandscape.landscape.match_units`), a band of
+    ``n_images`` relaxed ``neb_steps`` FIRE steps with a climbing image, then ``refine`` rounds of
+    ``n_new`` images inserted where it changes most, relaxed again
+    (:func:`~nnlandscape.landscape.network_band`); its loss read ``per_segment`` times per segment
+    (:func:`~nnlandscape.neb.band_profile`). Which networks get a band (``selected``): ``"spline"``,
+    those that learnt the spline (loss below the floor :math:`\mathcal L_g`, the chapter's choice);
+    ``"alive"``, loss below :math:`0.9\,\mathrm{Var}\,y`; ``"all"``, every network that did not diverge.
+    The others have NaN entries. Deterministic given the network: same bits on any worker."""
+    from . import landscape, neb
+
+    base = _ch05_chunk({k: params[k] for k in _CH05_DEFAULTS}, start, stop, seed)
+    W, net, X, Y = _ch05_problem(params["amplitude"], params["n_tent_layers"], params["points_between"])
+    wf = _ch05_wf(params["amplitude"], params["n_tent_layers"], params["points_between"])
+    loss = np.where(base["diverged"], np.nan, base["loss"])
+    floor, var_y = W.low_frequency_floor(params["points_between"]), float(np.var(Y))
+    sel = {"spline": loss < floor, "alive": loss < 0.9 * var_y, "all": np.isfinite(loss)}[params["endpoints"]]
+    m, n_img = len(loss), _neb_images(params)
+    nan = np.full(m, np.nan)
+    res = {"item": base["item"], "optimizer": base["optimizer"], "train_loss": loss, "selected": sel,
+           "distance": nan.copy(), "image_max": nan.copy(), "dense_max": nan.copy(), "excess_barrier": nan.copy(),
+           "line_barrier": nan.copy(), "path_length": nan.copy(), "max_force": nan.copy(),
+           "images": np.full((m, n_img, wf.size), np.nan, np.float32)}
+    fun = landscape.energy_function(net, X, Y)
+    for j in np.flatnonzero(sel):
+        matched = landscape.match_units(net, wf, landscape.desymmetrize(net, base["theta"][j].astype(float)))
+        nb = landscape.network_band(net, X, Y, wf, matched, params["n_images"], steps=params["neb_steps"],
+                                    refine=params["refine"], n_new=params["n_new"])
+        band = nb.band
+        prof = neb.band_profile(fun, band.images, params["per_segment"])
+        res["distance"][j] = float(np.linalg.norm(matched - wf))
+        res["image_max"][j] = float(band.energies.max())
+        res["dense_max"][j] = float(prof.e_max)
+        res["excess_barrier"][j] = float(prof.e_max - max(band.energies[0], band.energies[-1]))
+        res["line_barrier"][j] = nb.line_barrier
+        res["path_length"][j] = float(band.path_length())
+        res["max_force"][j] = float(band.max_force)
+        res["images"][j] = band.images
+    return res
+
+
+def _neb_report(result):
+    p, d = result.params, result.data
+    n_sel = int(d["selected"].sum()) if result.n_present else 0
+    rows = []
+    for k, name in enumerate(p["optimizers"]):
+        s = (d["optimizer"] == k) & d["selected"] if result.n_present else np.zeros(0, bool)
+        q = (lambda x: f"{np.median(x):.3g}" if x.size else "–")  # noqa: E731
+        rows.append(f"| {name} | {int(s.sum()):,} | {q(d['excess_barrier'][s]) if s.any() else '–'} | "
+                    f"{q(d['line_barrier'][s]) if s.any() else '–'} | {q(d['distance'][s]) if s.any() else '–'} | "
+                    f"{q(d['max_force'][s]) if s.any() else '–'} |")
+    table = ("| optimiser | bands | median excess barrier (dense) | median straight-line barrier | median distance "
+             "to W_f | median final max force |\n|---|---|---|---|---|---|\n" + "\n".join(rows))
+    head = (f"{n_sel:,} bands to the networks ({p['endpoints']!r} endpoints) among {result.n_present:,} of "
+            f"{result.n_items:,} trained for {p['steps']:,} steps; {_neb_images(p)} images, {p['neb_steps']:,} FIRE "
+            "steps per relaxation")
+    scale = ("the paper's scale" if n_sel >= 100 and p["steps"] >= 50_000
+             else "smaller than the paper's 100 bands to networks trained for 50,000 steps")
+    return dict(head=head, scale=scale, finding="", table=table)
+
+
+register(Experiment(
+    name="ch05-neb", description="Gamst & Walker NEB batches: bands from W_f to trained networks (chapter 5's recipe)",
+    item="networks", paper_items=1000, paper_chunk=8, defaults=_NEB_DEFAULTS, check=_neb_check,
+    run_chunk=_neb_chunk, bytes_per_item=_neb_bytes, max_chunk=_neb_max_chunk,
+    model_steps_per_item=lambda p: float(p["steps"] + _neb_images(p) * (p["refine"] + 1) * p["neb_steps"]),
+    report=_neb_report))
 
 
 # --------------------------------------------------------------------------- ch01: Monte Carlo over networks
@@ -340,11 +570,13 @@ register(Experiment(
     name="ch01", description="Metropolis on the sphere over random depth-1 networks of width n = ratio * N",
     item="networks", paper_items=256, paper_chunk=8, defaults=_CH01_DEFAULTS, check=_ch01_check,
     run_chunk=_ch01_chunk, bytes_per_item=_ch01_bytes, max_chunk=_ch01_max_chunk,
-    model_steps_per_item=lambda p: float((p["n_burn"] + p["n_steps"]) * len(p["temperatures"]) * p["n_chains"])))
+    model_steps_per_item=lambda p: float((p["n_burn"] + p["n_steps"]) * len(p["temperatures"]) * p["n_chains"]),
+    report=lambda r: _ch01_report(r)))
 
 
 # --------------------------------------------------------------------------- ch04: HMC chains
-_CH04_DEFAULTS = {"N": 1000, "K": 50, "alpha": 0.3, "kind": "random", "data_seed": 1, "zeta": 5.0, "lam": 1e-7,
+_CH04_DEFAULTS = {"N": 1000, "K": 50, "alpha": 0.3, "kind": "random", "latent_dim": None, "data_seed": 1,
+                  "zeta": 5.0, "lam": 1e-7,
                   "temperatures": [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], "gd_lr": 0.5, "gd_steps": 1500,
                   "step": 0.03, "n_leapfrog": 30, "n_moves": 2000, "n_burn": 200}
 
@@ -355,8 +587,15 @@ def _ch04_check(params: dict) -> dict:
     p = _with_defaults("ch04", params, _CH04_DEFAULTS)
     p["N"], p["K"] = (int(v) for v in _check_arch(p["N"], p["K"]))
     p["alpha"] = check_real("alpha", p["alpha"], 0.0, 100.0, low_open=True)
-    if p["kind"] not in ("random", "teacher"):
-        raise ValueError(f"kind={p['kind']!r} is not allowed; choose 'random' or 'teacher'")
+    if p["kind"] not in ("random", "teacher", "hidden_manifold"):
+        raise ValueError(f"kind={p['kind']!r} is not allowed; choose 'random', 'teacher' or 'hidden_manifold'")
+    if p["kind"] == "hidden_manifold":
+        # committee_data's default latent dimension, D = max(1, N // 20), written out so the manifest says it
+        D = max(1, p["N"] // 20) if p["latent_dim"] is None else p["latent_dim"]
+        p["latent_dim"] = check_int("latent_dim", D, 1, p["N"])
+    elif p["latent_dim"] is not None:
+        raise ValueError(f"latent_dim={p['latent_dim']!r} applies only to kind='hidden_manifold' (got kind="
+                         f"{p['kind']!r}); leave it None")
     p["data_seed"] = check_int("data_seed", p["data_seed"], 0, 2**63 - 1)
     p["zeta"] = check_real("zeta", p["zeta"], 0.0, low_open=True)
     p["lam"] = check_real("lam", p["lam"], 0.0)
@@ -374,10 +613,10 @@ def _ch04_check(params: dict) -> dict:
 
 
 @lru_cache(maxsize=4)
-def _ch04_model(N, K, alpha, kind, data_seed, zeta, lam):
+def _ch04_model(N, K, alpha, kind, data_seed, zeta, lam, latent_dim=None):
     from .committee import TreeCommittee, committee_data
 
-    X, y = committee_data(N, K, alpha, kind=kind, seed=data_seed)
+    X, y = committee_data(N, K, alpha, kind=kind, seed=data_seed, latent_dim=latent_dim)
     return TreeCommittee(X, y, K, zeta=zeta, lam=lam)
 
 
@@ -407,7 +646,7 @@ def _ch04_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
     ``SeedSequence(seed, spawn_key=(start, stop))`` (same bits for any number of workers at a fixed
     ``chunk_size``)."""
     p = params
-    mm = _ch04_model(p["N"], p["K"], p["alpha"], p["kind"], p["data_seed"], p["zeta"], p["lam"])
+    mm = _ch04_model(p["N"], p["K"], p["alpha"], p["kind"], p["data_seed"], p["zeta"], p["lam"], p["latent_dim"])
     nT = len(p["temperatures"])
     idx = np.arange(start, stop)
     starts = idx // nT
@@ -431,7 +670,191 @@ register(Experiment(
     name="ch04", description="HMC chains on the tree committee machine (N = 1000, K = 50) from GD solutions",
     item="chains", paper_items=50 * 6, paper_chunk=12, defaults=_CH04_DEFAULTS, check=_ch04_check,
     run_chunk=_ch04_chunk, bytes_per_item=_ch04_bytes, max_chunk=_ch04_max_chunk,
-    model_steps_per_item=lambda p: float(p["gd_steps"] + (p["n_burn"] + p["n_moves"]) * p["n_leapfrog"])))
+    model_steps_per_item=lambda p: float(p["gd_steps"] + (p["n_burn"] + p["n_moves"]) * p["n_leapfrog"]),
+    report=lambda r: _ch04_report(r)))
+
+
+# --------------------------------------------------------------------------- explorer grids
+#: largest encoded result of one grid point, in characters of JSON (about the text of
+#: :data:`nnlandscape.explore.MAX_VALUES` numbers, the most a static explorer holds in all)
+GRID_POINT_CHARS = 24 * 600_000
+_GRID_DEFAULTS = {"function": None, "controls": None, "fixed": {}, "seed_arg": None, "max_point_chars": 10**6}
+
+
+def _grid_import(spec: str):
+    import importlib
+
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise ValueError(f"function={spec!r} must name an importable function as 'package.module:name' "
+                         "(e.g. 'nnlandscape.kernels:covariance')")
+    mod, _, qual = spec.partition(":")
+    try:
+        obj = importlib.import_module(mod)
+        for part in qual.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"function={spec!r} cannot be imported ({type(exc).__name__}: {exc})") from None
+    if not callable(obj):
+        raise ValueError(f"function={spec!r} is not callable")
+    return obj
+
+
+def _grid_check(params: dict) -> dict:
+    p = _with_defaults("grid", params, _GRID_DEFAULTS)
+    _grid_import(p["function"])
+    c = p["controls"]
+    if isinstance(c, (str, dict)) or not isinstance(c, (list, tuple)) or not c:
+        raise ValueError("controls must be a non-empty list of [name, [value, ...]] pairs (a list, not a dict: the "
+                         f"order of the controls is the order of the grid), got {c!r}")
+    controls = []
+    for pair in c:
+        if isinstance(pair, str) or not isinstance(pair, (list, tuple)) or len(pair) != 2 \
+                or not isinstance(pair[0], str) or not pair[0]:
+            raise ValueError(f"controls: each entry must be a pair [name, [value, ...]], got {pair!r}")
+        name, values = pair
+        if isinstance(values, (str, dict)) or not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(f"controls: the values of {name!r} must be a non-empty list, got {values!r}")
+        controls.append([name, list(values)])
+    names = [n for n, _ in controls]
+    if len(set(names)) != len(names):
+        raise ValueError(f"controls: names must be distinct, got {names}")
+    fixed = p["fixed"]
+    if not isinstance(fixed, dict) or not all(isinstance(k, str) for k in fixed):
+        raise ValueError(f"fixed must be a dict of keyword arguments (str keys), got {fixed!r}")
+    clash = sorted(set(fixed) & set(names))
+    if clash:
+        raise ValueError(f"fixed: {clash} are also controls; name each argument once")
+    if p["seed_arg"] is not None and (not isinstance(p["seed_arg"], str) or p["seed_arg"] in set(names) | set(fixed)):
+        raise ValueError(f"seed_arg must be None or the name of one more keyword argument (not a control or a fixed "
+                         f"argument), got {p['seed_arg']!r}")
+    n = 1
+    for _, values in controls:
+        n *= len(values)
+    if n > MAX_ITEMS:
+        raise ValueError(f"controls: a grid of {n} points exceeds MAX_ITEMS={MAX_ITEMS}")
+    p["max_point_chars"] = check_int("max_point_chars", p["max_point_chars"], 16, GRID_POINT_CHARS)
+    p["controls"], p["fixed"] = controls, dict(fixed)
+    try:  # the manifest stores the parameters as JSON: they must survive the round trip unchanged
+        same = json.loads(json.dumps(p)) == p
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise ValueError("controls and fixed must hold JSON values only (numbers, strings, booleans, None, lists, "
+                         "dicts with str keys): they are written to the manifest")
+    return p
+
+
+def _grid_shape(p) -> tuple:
+    return tuple(len(values) for _, values in p["controls"])
+
+
+def _jsonable(v, where):
+    """``v`` as JSON values; numpy arrays tagged ``{"__ndarray__": [...], "dtype": ..., "shape": ...}``."""
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind not in "biuf":
+            raise ValueError(f"{where}: arrays of dtype {v.dtype} cannot be stored (numbers and booleans only)")
+        return {"__ndarray__": v.ravel().tolist(), "dtype": v.dtype.str, "shape": list(v.shape)}
+    if isinstance(v, dict):
+        if not all(isinstance(k, str) for k in v):
+            raise ValueError(f"{where}: dicts must have str keys")
+        return {k: _jsonable(x, where) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x, where) for x in v]
+    if hasattr(v, "to_plotly_json"):  # a plotly trace: its dict, with its type
+        d = dict(v.to_plotly_json())
+        return _jsonable(d, where)
+    raise ValueError(f"{where}: a {type(v).__name__} cannot be stored; return numbers, strings, lists, dicts, numpy "
+                     "arrays or plotly traces")
+
+
+def _unjson(v):
+    if isinstance(v, dict):
+        if "__ndarray__" in v and set(v) == {"__ndarray__", "dtype", "shape"}:
+            return np.array(v["__ndarray__"], dtype=np.dtype(v["dtype"])).reshape(v["shape"])
+        return {k: _unjson(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_unjson(x) for x in v]
+    return v
+
+
+def _grid_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
+    r"""Grid points ``start..stop-1``: point :math:`i` is the multi-index ``np.unravel_index(i, shape)``
+    over the controls (C order: the last control fastest, as :class:`nnlandscape.explore.StaticExplorer`
+    numbers its grid); it calls ``function(**fixed, **{control: value}, [seed_arg: seed])`` and stores the
+    result as JSON text (floats written exactly: ``repr`` round-trips)."""
+    fn = _grid_import(params["function"])
+    shape = _grid_shape(params)
+    idx = np.arange(start, stop)
+    multi = np.stack(np.unravel_index(idx, shape), axis=1).astype(np.int64) if idx.size else np.zeros((0, len(shape)), np.int64)
+    texts = []
+    for row in multi:
+        kw = dict(params["fixed"])
+        kw.update({name: values[int(j)] for (name, values), j in zip(params["controls"], row)})
+        if params["seed_arg"] is not None:
+            kw[params["seed_arg"]] = seed
+        where = f"{params['function']} at {kw}"
+        text = json.dumps(_jsonable(fn(**kw), where), allow_nan=True, separators=(",", ":"))
+        if len(text) > params["max_point_chars"]:
+            raise ValueError(f"{where}: the result is {len(text):,} characters of JSON, beyond max_point_chars="
+                             f"{params['max_point_chars']:,} (at most GRID_POINT_CHARS={GRID_POINT_CHARS:,}); raise "
+                             "it (a smaller chunk_size then fits the budget) or coarsen the result")
+        texts.append(text)
+    return {"item": idx.astype(np.int64), "index": multi, "value": np.array(texts, dtype=str)}
+
+
+def grid_values(result: "ScaleResult") -> dict:
+    """The results of a ``"grid"`` run as ``{(value_1, ..., value_k): result}`` over the grid points present,
+    keyed by the control values in the order of ``controls``; numpy arrays come back as numpy arrays
+    (same dtype, same values), everything else as JSON values (tuples as lists)."""
+    check_instance("result", result, ScaleResult)
+    if result.experiment != "grid":
+        raise ValueError(f"result must be a grid result, got experiment {result.experiment!r}")
+    controls = result.params["controls"]
+    out = {}
+    for row, text in zip(result.data.get("index", np.zeros((0, len(controls)), np.int64)),
+                         result.data.get("value", [])):
+        key = tuple(values[int(j)] for (_, values), j in zip(controls, row))
+        out[key] = _unjson(json.loads(str(text)))
+    return out
+
+
+def grid_function(result: "ScaleResult"):
+    """A function ``f(**controls) -> result`` that looks the precomputed results of a ``"grid"`` run up
+    (values matched as :func:`nnlandscape.explore.slider` matches a default: equal, or ``math.isclose``
+    for numbers), so that ``explore(grid_function(r), [slider(...), ...])`` draws a static explorer from
+    a results folder without calling the function again. A grid point that is absent (a partial run)
+    or a value off the grid is a ``ValueError``."""
+    from .explore import _index_of
+
+    table = grid_values(result)
+    controls = [(name, tuple(values)) for name, values in result.params["controls"]]
+    names = [n for n, _ in controls]
+
+    def lookup(**params):
+        if set(params) != set(names):
+            raise ValueError(f"params must name every control exactly: expected {sorted(names)}, got {sorted(params)}")
+        key = tuple(values[_index_of(name, values, params[name])] for name, values in controls)
+        if key not in table:
+            raise ValueError(f"the grid point {dict(zip(names, key))} is not among the {len(table)} present in the "
+                             "results (a partial run?)")
+        return table[key]
+
+    lookup.__name__ = f"grid_function[{result.params['function']}]"
+    return lookup
+
+
+register(Experiment(
+    name="grid", description="an explorer's function evaluated over the grid of its controls (one item a point)",
+    item="grid points", paper_items=1, paper_chunk=16, defaults=_GRID_DEFAULTS, check=_grid_check,
+    run_chunk=_grid_chunk, bytes_per_item=lambda p: 8.0 * p["max_point_chars"],  # str + numpy's 4-byte characters
+    max_chunk=lambda p: int(MAX_BYTES // (8.0 * p["max_point_chars"])), model_steps_per_item=lambda p: 1.0,
+    n_items_of=lambda p: int(np.prod(_grid_shape(p)))))
 
 
 def ch05_summary(result: "ScaleResult") -> dict:
@@ -461,23 +884,12 @@ def ch05_summary(result: "ScaleResult") -> dict:
     return out
 
 
-def ch05_markdown(result, *, book_networks: int, book_steps: int) -> str:
-    r"""What chapter 5 says about its scale: the book's own (``result is None``) or a table of the
-    paper-scale run in ``result`` (per optimiser: networks, best loss, % below the floor, % dead,
-    and the networks below :data:`~nnlandscape.landscape.GLOBAL_TOL` with the upper end of the
-    two-sided 95 % Clopper-Pearson interval of that fraction)."""
+def _ch05_report(result) -> dict:
     from scipy import stats
 
     from . import landscape
 
-    book_networks = check_int("book_networks", book_networks, 1)
-    book_steps = check_int("book_steps", book_steps, 1)
-    if result is None:
-        return (f"**Scale shown: the book's own**, {book_networks:,} networks of {book_steps:,} steps each. No "
-                "paper-scale results are present (a folder `results/ch05` at the top of the book's sources, or "
-                "`$NNLANDSCAPE_RESULTS/ch05`, written by `python -m nnlandscape.scale ch05`).")
     s = ch05_summary(result)
-    part = "" if result.complete else f" (a partial run: {len(result.chunks_done)} of {result.n_chunks} chunks present)"
     rows = []
     for name, v in s["per_optimizer"].items():
         rows.append(f"| {name} | {v['n']:,} | {v['best']:.3g} | {v['below_floor_pct']:.2f} | {v['dead_pct']:.2f} | "
@@ -485,14 +897,124 @@ def ch05_markdown(result, *, book_networks: int, book_steps: int) -> str:
     n, k = s["n"], s["n_global"]
     upper = float(stats.beta.ppf(0.975, k + 1, n - k)) if n > k else 1.0
     exp = EXPERIMENTS["ch05"]
-    scale_word = ("the paper's scale" if s["n_items"] >= exp.paper_items and s["steps"] >= exp.defaults["steps"]
-                  else f"smaller than the paper's {exp.paper_items:,} networks of {exp.defaults['steps']:,} steps")
-    return (f"**Scale shown: a separate run**{part}, {n:,} of {s['n_items']:,} networks of {s['steps']:,} steps "
-            f"(seed {result.seed}; {scale_word}); the figures above stay at the book's scale ({book_networks:,} "
-            f"networks of {book_steps:,} steps). Of these {n:,} networks, **{k:,} reached the global minimum** (loss below "
-            f"{landscape.GLOBAL_TOL:g}; 95 % upper bound on the rate {100 * upper:.2g} %).\n\n"
-            "| optimiser | networks | best loss | below the floor (%) | died (%) | diverged |\n"
-            "|---|---|---|---|---|---|\n" + "\n".join(rows))
+    scale = ("the paper's scale" if s["n_items"] >= exp.paper_items and s["steps"] >= exp.defaults["steps"]
+             else f"smaller than the paper's {exp.paper_items:,} networks of {exp.defaults['steps']:,} steps")
+    return dict(head=f"{n:,} of {s['n_items']:,} networks of {s['steps']:,} steps", scale=scale,
+                finding=f"Of these {n:,} networks, **{k:,} reached the global minimum** (loss below "
+                        f"{landscape.GLOBAL_TOL:g}; 95 % upper bound on the rate {100 * upper:.2g} %).",
+                table="| optimiser | networks | best loss | below the floor (%) | died (%) | diverged |\n"
+                      "|---|---|---|---|---|---|\n" + "\n".join(rows))
+
+
+def scale_markdown(name: str, result, *, book: str) -> str:
+    r"""What a chapter says about the scale it shows, for experiment ``name``.
+
+    ``result is None`` (no results folder): one sentence, the book's own scale ``book`` (e.g. "512
+    networks of 1,500 steps") and how to get the paper's (``python -m nnlandscape.scale NAME``, read
+    from :func:`results_dir`). Otherwise: which run is shown (partial or complete, items present,
+    seed, against the paper's scale), that the figures stay at the book's scale, and the experiment's
+    own summary (``Experiment.report``: a sentence and a markdown table).
+    """
+    exp = _experiment(name, "name")
+    if not isinstance(book, str) or not book.strip():
+        raise ValueError(f"book must be a non-empty description of the book's own scale, got {book!r}")
+    if result is None:
+        return (f"**Scale shown: the book's own** ({book}); the paper's scale is a separate run, `python -m "
+                f"nnlandscape.scale {exp.name}`, whose results folder (`results/{exp.name}` at the top of the book's "
+                f"sources, or `$NNLANDSCAPE_RESULTS/{exp.name}`) this page reads when present.")
+    check_instance("result", result, ScaleResult)
+    if result.experiment != exp.name:
+        raise ValueError(f"result must be a {exp.name} result, got experiment {result.experiment!r}")
+    part = "" if result.complete else f" (a partial run: {len(result.chunks_done)} of {result.n_chunks} chunks present)"
+    rep = (exp.report(result) if exp.report is not None else
+           dict(head=f"{result.n_present:,} of {result.n_items:,} {exp.item}", scale="", finding="", table=""))
+    scale = f"; {rep['scale']}" if rep["scale"] else ""
+    text = (f"**Scale shown: a separate run**{part}, {rep['head']} (seed {result.seed}{scale}); the figures above "
+            f"stay at the book's scale ({book}).")
+    if rep["finding"]:
+        text += " " + rep["finding"]
+    if rep["table"]:
+        text += "\n\n" + rep["table"]
+    return text
+
+
+def ch05_markdown(result, *, book_networks: int, book_steps: int) -> str:
+    r"""What chapter 5 says about its scale (:func:`scale_markdown` of ``"ch05"``): the book's own
+    (``result is None``) or a table of the paper-scale run in ``result`` (per optimiser: networks,
+    best loss, % below the floor, % dead, and the networks below
+    :data:`~nnlandscape.landscape.GLOBAL_TOL` with the upper end of the two-sided 95 %
+    Clopper-Pearson interval of that fraction)."""
+    book_networks = check_int("book_networks", book_networks, 1)
+    book_steps = check_int("book_steps", book_steps, 1)
+    return scale_markdown("ch05", result, book=f"{book_networks:,} networks of {book_steps:,} steps")
+
+
+def _ch01_report(result) -> dict:
+    r"""Per temperature over the networks present: energy and mean overlap (mean ± s.e.), the
+    infinite-width replica-symmetric energy (:func:`nnlandscape.replica.rs_solution`; exact above
+    :math:`T_{RSB}`), acceptance, and the mean drift between the halves of the recording in s.e."""
+    from . import replica
+    from .replica import Mixture
+
+    p, d, n = result.params, result.data, result.n_present
+    T = np.asarray(p["temperatures"], float)
+    mix = Mixture.from_network(p["activation"], 1, sigma_w2=p["sigma_w2"])
+    e_rs = np.asarray(replica.rs_solution(mix, T).energy, float)
+    Tb = float(replica.rs_breaking_temperature(mix))
+
+    def ms(x):
+        if n == 0:
+            return np.full(T.size, np.nan), np.full(T.size, np.nan)
+        return x.mean(0), (x.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.full(T.size, np.nan))
+
+    (em, es), (qm, qs), (dm, ds) = ms(d.get("energy")), ms(d.get("overlap")), ms(d.get("drift"))
+    acc = d["acceptance"].mean(0) if n else np.full(T.size, np.nan)
+    acc = acc if acc.ndim == 1 and acc.size == T.size else np.full(T.size, np.nan)
+    rows = [f"| {t:.3g} | {a:+.4f} ± {b:.4f} | {r:+.4f}{'' if t > Tb else ' (below T_RSB)'} | {c:.4f} ± {e:.4f} | "
+            f"{g:.2f} | {(h / k if k > 0 else float('nan')):+.1f} |"
+            for t, a, b, r, c, e, g, h, k in zip(T, em, es, e_rs, qm, qs, acc, dm, ds)]
+    n_nets = p["width_ratio"] * p["N"]
+    exp = EXPERIMENTS["ch01"]
+    big = (result.n_items >= exp.paper_items and p["N"] >= exp.defaults["N"]
+           and p["width_ratio"] >= exp.defaults["width_ratio"])
+    return dict(head=f"{n:,} of {result.n_items:,} {p['activation']} networks (σ_w² = {p['sigma_w2']:g}) with N = {p['N']} "
+                     f"inputs and width n = {n_nets:,} = {p['width_ratio']}N, {p['n_steps']:,} recorded steps",
+                scale=("the size the command runs by default" if big else
+                       f"smaller than the command's default {exp.paper_items} networks at N = {exp.defaults['N']}, "
+                       f"n = {exp.defaults['width_ratio']}N"),
+                finding=f"Error bars are one standard error over networks; T_RSB = {Tb:.4g} for this network.",
+                table="| T | energy | RS energy (n → ∞) | mean overlap | acceptance | drift (s.e.) |\n"
+                      "|---|---|---|---|---|---|\n" + "\n".join(rows))
+
+
+def _ch04_report(result) -> dict:
+    r"""Per temperature over the chains present: final training error and energy (mean ± s.e.),
+    acceptance, and the overlap of the final sample with the chain's gradient-descent start."""
+    p, d, n = result.params, result.data, result.n_present
+    rows = []
+    for t in p["temperatures"]:
+        s = np.isclose(d["T"], t) if n else np.zeros(0, bool)
+        k = int(s.sum())
+
+        def ms(x):
+            if k == 0:
+                return "–"
+            se = x[s].std(ddof=1) / np.sqrt(k) if k > 1 else float("nan")
+            return f"{x[s].mean():.4g} ± {se:.2g}"
+
+        rows.append(f"| {t:.3g} | {k:,} | {ms(d['train_error']) if k else '–'} | {ms(d['energy']) if k else '–'} | "
+                    f"{d['acceptance'][s].mean() if k else float('nan'):.2f} | {ms(d['q_gd']) if k else '–'} |")
+    n_starts = len(np.unique(d["start"])) if n else 0
+    solved = float(np.mean(d["gd_train_error"] == 0)) if n else float("nan")
+    exp = EXPERIMENTS["ch04"]
+    big = result.n_items >= exp.paper_items and p["N"] >= 1000 and p["K"] >= 50
+    data = p["kind"] + (f", D = {p['latent_dim']}" if p["kind"] == "hidden_manifold" else "")
+    return dict(head=f"{n:,} of {result.n_items:,} chains of {p['n_moves']:,} moves from {n_starts:,} gradient-descent "
+                     f"solutions, N = {p['N']}, K = {p['K']}, α = {p['alpha']:g} ({data} data)",
+                scale=("the paper's network size" if big else "smaller than the paper's N = 1000, K = 50"),
+                finding=f"{100 * solved:.0f} % of the chains start from a descent with training error 0.",
+                table="| T | chains | final training error | energy (2nd half) | acceptance | overlap with the start |\n"
+                      "|---|---|---|---|---|---|\n" + "\n".join(rows))
 
 
 # --------------------------------------------------------------------------- results
@@ -700,6 +1222,9 @@ def run(experiment, *, n_items: int, chunk_size: int, seed: int, params: dict | 
     progress = check_bool("progress", progress)
     if on_chunk is not None and not callable(on_chunk):
         raise TypeError(f"on_chunk must be None or a callable (k, start, stop), got {type(on_chunk).__name__}")
+    if exp.n_items_of is not None and n_items != exp.n_items_of(params):
+        raise ValueError(f"n_items={n_items} does not match the experiment: {exp.name} with these parameters has "
+                         f"exactly {exp.n_items_of(params)} {exp.item}")
     largest = exp.max_chunk(params)
     if chunk_size > largest:
         raise ValueError(f"chunk_size={chunk_size} exceeds what one task may plan (nnlandscape._checks.MAX_FLOPS "
@@ -840,6 +1365,8 @@ def main(argv=None) -> int:
     out = a.out or os.path.join("results", exp.name)
     try:
         p = exp.check(params)
+        if exp.n_items_of is not None and a.n_items is None:
+            n_items = exp.n_items_of(p)
         n_chunks = len(chunk_bounds(n_items, chunk))
         work = n_items * exp.model_steps_per_item(p)
         print(f"{exp.name}: {n_items:,} {exp.item}, {n_chunks} chunks of {chunk}, {work:.3g} model-steps, "
