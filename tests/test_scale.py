@@ -16,9 +16,10 @@ from nnlandscape import landscape, optim, scale
 SMALL = dict(steps=60)  # ch05 at a test size: 60 full-batch steps per network
 
 
-def _same(a, b):
-    assert a.chunks_done == b.chunks_done and np.array_equal(a.items, b.items)
-    assert sorted(a.data) == sorted(b.data)
+def _same(a, b, chunks=True):
+    """Bit-identical data (and, with ``chunks``, the same chunks present)."""
+    assert not chunks or a.chunks_done == b.chunks_done
+    assert np.array_equal(a.items, b.items) and sorted(a.data) == sorted(b.data)
     for k in a.data:
         # bit-identical: the same bytes, NaN included
         assert a.data[k].dtype == b.data[k].dtype and a.data[k].tobytes() == b.data[k].tobytes(), k
@@ -206,14 +207,21 @@ def test_same_bits_in_process_and_on_1_and_2_workers(cluster, tmp_path):
         _same(scale.run("ch01", client=c, **kw1), scale.run("ch01", **kw1))
         kw4 = dict(n_items=6, chunk_size=4, seed=5, params=CH04, progress=False)
         _same(scale.run("ch04", client=c, **kw4), scale.run("ch04", **kw4))
+        new_two = {name: scale.run(name, client=c, **kwn) for name, kwn in NEW_KW.items()}
     one_addr = None
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as c1:
         one_addr = c1.scheduler_address
         one = scale.run("ch05", client=one_addr, **kw)  # by address: run connects and disconnects itself
+        with Client(c1) as c:
+            new_one = {name: scale.run(name, client=c, **kwn) for name, kwn in NEW_KW.items()}
     _same(ref, two)
     _same(ref, one)
+    for name, kwn in NEW_KW.items():  # jitter trials, NEB batches, explorer grids: same bits on 1, 2 workers, here
+        here = scale.run(name, **kwn)
+        _same(here, new_two[name])
+        _same(here, new_one[name])
 
 
 def test_worker_memory_limit_bounds_chunk_size(cluster, toy):
@@ -332,3 +340,187 @@ def test_ch04_chains_share_starts_and_stay_on_the_spheres():
     np.testing.assert_allclose(np.square(units).sum(-1), 10.0, rtol=1e-5)
     assert np.all((a.data["acceptance"] >= 0) & (a.data["acceptance"] <= 1))
     assert np.all(a.data["q_gd"] <= 1 + 1e-12)
+
+
+# ------------------------------------------------------------------------------ ch04 on a hidden manifold
+def test_ch04_hidden_manifold_data_and_checks():
+    from nnlandscape.committee import committee_data
+
+    p = scale.EXPERIMENTS["ch04"].check({**CH04, "kind": "hidden_manifold"})
+    assert p["latent_dim"] == 2  # committee_data's default max(1, N // 20), written into the manifest
+    mm = scale._ch04_model(p["N"], p["K"], p["alpha"], p["kind"], p["data_seed"], p["zeta"], p["lam"], 3)
+    X, y = committee_data(40, 4, 0.5, kind="hidden_manifold", latent_dim=3, seed=p["data_seed"])
+    np.testing.assert_array_equal(mm.X, X)
+    np.testing.assert_array_equal(mm.y, y)
+    # the latent dimension matters: the inputs live on a 3-dimensional manifold, not a 2-dimensional one
+    X2, _ = committee_data(40, 4, 0.5, kind="hidden_manifold", latent_dim=2, seed=p["data_seed"])
+    assert not np.allclose(X, X2)
+    r = scale.run("ch04", n_items=2, chunk_size=2, seed=1, params={**CH04, "kind": "hidden_manifold", "latent_dim": 3},
+                  progress=False)
+    assert r.params["latent_dim"] == 3 and np.all((r.data["train_error"] >= 0) & (r.data["train_error"] <= 1))
+    for bad, name in [({"latent_dim": 41}, "latent_dim"), ({"latent_dim": 0}, "latent_dim"), ({"kind": "mnist"}, "kind")]:
+        with pytest.raises(ValueError, match=name):
+            scale.run("ch04", n_items=2, chunk_size=1, seed=0, params={**CH04, "kind": "hidden_manifold", **bad},
+                      progress=False)
+    with pytest.raises(ValueError, match="latent_dim=3 applies only to kind='hidden_manifold'"):
+        scale.run("ch04", n_items=2, chunk_size=1, seed=0, params={**CH04, "latent_dim": 3}, progress=False)
+
+
+# ------------------------------------------------------------------------------ ch05: jitter trials, NEB batches
+JITTER = dict(steps=40, optimizers=["momentum", "momentum", "adadelta"], lr=[None, 0.001, None])
+
+
+def test_jitter_trial_is_its_own_stream_and_step():
+    """Trial i: r ~ U[0, r_max] then the direction, from one generator on item_seed(seed, i); start W_f + xi,
+    |xi| = r; trained with optimizers[i % 3] at lr[i % 3]; same bits for any chunk size."""
+    a = scale.run("ch05-jitter", n_items=5, chunk_size=2, seed=9, params=JITTER, progress=False)
+    b = scale.run("ch05-jitter", n_items=5, chunk_size=5, seed=9, params=JITTER, progress=False)
+    _same(a, b, chunks=False)
+    W, net, X, Y = scale._ch05_problem(0.5, 4, 9)
+    wf = landscape.desymmetrize(net, W.theta)
+    for i in (1, 2, 4):
+        rng = np.random.default_rng(scale.item_seed(9, i))
+        r = rng.uniform(0.0, 2.0)
+        th0 = landscape.jitter(wf, [r], seed=rng)
+        assert a.data["radius"][i] == r and np.isclose(np.linalg.norm(th0[0] - wf), r, rtol=1e-12)
+        assert a.data["loss0"][i] == net.loss(th0[0], X, Y)
+        name, lr = JITTER["optimizers"][i % 3], [0.01, 0.001, 1.0][i % 3]
+        settings = {k: v for k, v in landscape.OPTIMIZER_SETTINGS[name].items() if k != "lr"}
+        tr = optim.train(net, th0.astype(np.float32), X, Y, optimizer=name, lr=lr, steps=40, record_every=40, **settings)
+        np.testing.assert_array_equal(a.data["theta"][i], tr.theta[0])
+        assert a.data["optimizer"][i] == i % 3
+    assert np.all(a.data["returned"] == (a.data["loss"] < 1e-3))
+    for bad, name in [({"lr": [0.1]}, "lr"), ({"lr": [None, None, -1.0]}, "lr"), ({"r_max": 0}, "r_max"),
+                      ({"optimizers": ["momentum", "momentum"], "lr": None}, "repeat"), ({"tol": 0}, "tol")]:
+        with pytest.raises(ValueError, match=name):
+            scale.run("ch05-jitter", n_items=2, chunk_size=1, seed=0, params={**JITTER, **bad}, progress=False)
+
+
+def test_jitter_inside_the_stability_bound_returns():
+    """A known answer: heavy ball with eta = 0.001, mu = 0.9 is stable at W_f when its largest Hessian
+    eigenvalue is below 2(1 + mu)/eta (the recursion's Jury bound); started 1e-6 away it must stay below tol."""
+    W, net, X, Y = scale._ch05_problem(0.5, 4, 9)
+    wf = landscape.desymmetrize(net, W.theta)
+    assert landscape.flat_mode_census(net, wf, X, Y).lambda_max < landscape.heavy_ball_critical_curvature(0.001, 0.9)
+    r = scale.run("ch05-jitter", n_items=4, chunk_size=4, seed=2, progress=False,
+                  params=dict(steps=200, optimizers=["momentum"], lr=[0.001], r_max=1e-6))
+    assert np.all(r.data["radius"] <= 1e-6) and np.all(r.data["returned"]) and not r.data["diverged"].any()
+
+
+NEB = dict(steps=60, endpoints="all", n_images=5, neb_steps=15, refine=1, n_new=2, per_segment=4)
+
+
+def test_neb_bands_run_from_w_f_to_the_ch05_networks():
+    a = scale.run("ch05-neb", n_items=3, chunk_size=2, seed=4, params=NEB, progress=False)
+    _same(a, scale.run("ch05-neb", n_items=3, chunk_size=3, seed=4, params=NEB, progress=False), chunks=False)
+    ch05 = scale.run("ch05", n_items=3, chunk_size=3, seed=4, params=SMALL, progress=False)
+    # network i is ch05's network i, bit for bit
+    assert a.data["train_loss"].tobytes() == np.where(ch05.data["diverged"], np.nan, ch05.data["loss"]).tobytes()
+    W, net, X, Y = scale._ch05_problem(0.5, 4, 9)
+    wf = landscape.desymmetrize(net, W.theta)
+    assert a.data["selected"].all() and a.data["images"].shape == (3, 5 + 2, net.n_params)
+    for j in range(3):
+        end = landscape.match_units(net, wf, landscape.desymmetrize(net, ch05.data["theta"][j].astype(float)))
+        np.testing.assert_array_equal(a.data["images"][j, 0], wf.astype(np.float32))  # fixed endpoints
+        np.testing.assert_array_equal(a.data["images"][j, -1], end.astype(np.float32))
+        assert np.isclose(a.data["distance"][j], np.linalg.norm(end - wf), rtol=1e-12)
+    # the dense profile contains the images: its maximum is at least theirs
+    assert np.all(a.data["dense_max"] >= a.data["image_max"])
+    assert np.all(a.data["excess_barrier"] >= -1e-12) and np.all(a.data["path_length"] >= a.data["distance"] * (1 - 1e-12))
+    # the chapter's endpoints: only networks below the spline floor get a band; the others are NaN
+    s = scale.run("ch05-neb", n_items=3, chunk_size=3, seed=4, params={**NEB, "endpoints": "spline"}, progress=False)
+    floor = W.low_frequency_floor(9)
+    np.testing.assert_array_equal(s.data["selected"], a.data["train_loss"] < floor)
+    assert np.all(np.isnan(s.data["dense_max"][~s.data["selected"]]))
+    for bad, name in [({"endpoints": "best"}, "endpoints"), ({"n_images": 2}, "n_images"), ({"neb_steps": 0}, "neb_steps"),
+                      ({"steps": 0}, "steps")]:
+        with pytest.raises(ValueError, match=name):
+            scale.run("ch05-neb", n_items=2, chunk_size=1, seed=0, params={**NEB, **bad}, progress=False)
+    text = scale.scale_markdown("ch05-neb", a, book="6 bands")
+    assert "3 bands to the networks ('all' endpoints) among 3 of 3" in text and "smaller than the paper's" in text
+
+
+# ------------------------------------------------------------------------------ explorer grids
+def _wave_traces(freq, shape, amplitude=1.0):
+    x = np.linspace(0.0, 1.0, 21)
+    y = amplitude * (np.sin(2 * np.pi * freq * x) if shape == "sin" else np.cos(2 * np.pi * freq * x))
+    return [dict(x=x, y=y, name=f"{shape} {freq}"), dict(x=[0.0, 1.0], y=[0.0, float(freq)], mode="lines")]
+
+
+GRID = dict(function="nnlandscape.kernels:covariance", controls=[["activation", ["relu", "tanh"]], ["depth", [1, 2, 3]]],
+            fixed={"q": [0.0, 0.5, 1.0]})
+
+
+def test_grid_points_are_the_function_values():
+    from nnlandscape import kernels
+
+    a = scale.run("grid", n_items=6, chunk_size=4, seed=0, params=GRID, progress=False)
+    _same(a, scale.run("grid", n_items=6, chunk_size=1, seed=0, params=GRID, progress=False), chunks=False)
+    values = scale.grid_values(a)
+    assert list(values) == [(act, d) for act in ("relu", "tanh") for d in (1, 2, 3)]  # C order, last control fastest
+    for (act, d), v in values.items():
+        ref = kernels.covariance(act, d, [0.0, 0.5, 1.0])
+        assert v.dtype == ref.dtype and v.tobytes() == ref.tobytes()  # stored exactly
+    f = scale.grid_function(a)
+    assert f(activation="tanh", depth=2.0).tobytes() == kernels.covariance("tanh", 2, [0.0, 0.5, 1.0]).tobytes()
+    with pytest.raises(ValueError, match="depth"):
+        f(activation="tanh", depth=4)
+    with pytest.raises(ValueError, match="n_items=5 does not match"):
+        scale.run("grid", n_items=5, chunk_size=2, seed=0, params=GRID, progress=False)
+    for bad, name in [({"function": "nnlandscape.kernels.covariance"}, "function"),
+                      ({"function": "nnlandscape.nothing:f"}, "cannot be imported"),
+                      ({"controls": {"depth": [1, 2]}}, "controls"), ({"controls": [["depth", []]]}, "controls"),
+                      ({"controls": [["depth", [1]], ["depth", [2]]]}, "distinct"),
+                      ({"fixed": {"depth": 1}}, "fixed"), ({"controls": [["depth", [object()]]]}, "JSON"),
+                      ({"max_point_chars": 0}, "max_point_chars")]:
+        with pytest.raises(ValueError, match=name):
+            scale.run("grid", n_items=6, chunk_size=1, seed=0, params={**GRID, **bad}, progress=False)
+    # a point beyond its declared size is refused, naming the budget
+    with pytest.raises(ValueError, match="max_point_chars=16"):
+        scale.run("grid", n_items=6, chunk_size=1, seed=0, params={**GRID, "max_point_chars": 16}, progress=False)
+
+
+def test_grid_feeds_a_static_explorer_unchanged():
+    from nnlandscape.explore import dropdown, explore, slider
+
+    params = dict(function=f"{__name__}:_wave_traces", controls=[["freq", [1, 2, 3]], ["shape", ["sin", "cos"]]],
+                  fixed={"amplitude": 0.5})
+    r = scale.run("grid", n_items=6, chunk_size=4, seed=0, params=params, progress=False)
+    controls = [slider("freq", [1, 2, 3], default=2), dropdown("shape", ["sin", "cos"])]
+
+    def direct(freq, shape):
+        return _wave_traces(freq, shape, amplitude=0.5)
+
+    a = explore(direct, controls, mode="static")
+    b = explore(scale.grid_function(r), controls, mode="static")
+    assert a.post_script == b.post_script and a.figure.to_json() == b.figure.to_json()
+
+
+def test_scale_markdown_of_ch01_and_ch04(tmp_path, monkeypatch):
+    from nnlandscape import replica
+
+    for name in ("ch01", "ch04", "ch05-jitter", "grid"):
+        text = scale.scale_markdown(name, None, book="the book's size")
+        assert text.startswith("**Scale shown: the book's own** (the book's size)") and text.count(". ") == 0
+        assert f"python -m nnlandscape.scale {name}`" in text
+    r = scale.run("ch01", n_items=3, chunk_size=2, seed=5, params=CH01, progress=False)
+    text = scale.scale_markdown("ch01", r, book="N = 16")
+    rows = [line for line in text.splitlines() if line.startswith("| 0") or line.startswith("| 1")]
+    assert len(rows) == 6 and "3 of 3 tanh networks" in text
+    e_rs = replica.rs_solution(replica.Mixture.from_network("tanh", 1, sigma_w2=1.0), r.params["temperatures"]).energy
+    em = r.data["energy"].mean(0)
+    for row, e, m in zip(rows, e_rs, em):
+        assert f"| {m:+.4f} ± " in row and f"| {e:+.4f}" in row
+    r4 = scale.run("ch04", n_items=4, chunk_size=4, seed=5, params=CH04, progress=False)
+    text = scale.scale_markdown("ch04", r4, book="N = 200")
+    assert "4 of 4 chains of 10 moves from 2 gradient-descent solutions, N = 40, K = 4" in text
+    assert text.count("\n| 0.001 | 2 |") == 1 and text.count("\n| 0.1 | 2 |") == 1
+    with pytest.raises(ValueError, match="result must be a ch01 result"):
+        scale.scale_markdown("ch01", r4, book="N = 16")
+    with pytest.raises(ValueError, match="book"):
+        scale.scale_markdown("ch01", None, book="")
+
+
+NEW_KW = {"ch05-jitter": dict(n_items=5, chunk_size=2, seed=3, params=JITTER, progress=False),
+          "ch05-neb": dict(n_items=3, chunk_size=2, seed=4, params=NEB, progress=False),
+          "grid": dict(n_items=6, chunk_size=4, seed=0, params=GRID, progress=False)}
