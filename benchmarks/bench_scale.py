@@ -12,9 +12,11 @@ and Adadelta alternating, results written to a chunked folder as a real run does
   on 2, 64 and 512 cores, from the measured per-core rate (1 worker) and overhead per chunk:
   ``ceil(n_chunks / cores)`` waves of ``chunk_size * steps / rate + overhead`` (chunks of 1000, the
   command line's default, and chunks sized to 4 per core);
+* the paper's jitter trials projected from the same per-core rate, and one NEB band of chapter 5's
+  recipe timed in-process (``"ch05-neb"``), projected to the paper's 100 bands;
 * whether a local cluster speeds up an explorer's static grid (``--grid``): the 360-point
-  covariance grid of ``bench_explore.py``, in-process against ``client.map`` on 2 workers (cluster
-  start-up counted separately).
+  covariance grid of ``bench_explore.py`` run as the ``"grid"`` experiment, in-process against 2
+  workers (cluster start-up counted separately), and a heavy grid by ``client.map``.
 
 Usage: ``python benchmarks/bench_scale.py [--quick] [--grid]``. Prints; asserts nothing. The machine
 may be shared: timings are the best of a few repeats, and still noisy.
@@ -114,6 +116,26 @@ def bench_runs(quick):
         ideal = PAPER_ITEMS * PAPER_STEPS / (per_core * cores)
         print(f"  {cores:6d} {fmt_time(t1000):>16s} {fmt_time(t4):>19s} (size {c4:4d}) {fmt_time(ideal):>12s}")
     print("  (smaller chunks train fewer models per call and run somewhat below the per-core rate used here)")
+    jit = scale.EXPERIMENTS["ch05-jitter"]
+    jw = jit.paper_items * jit.model_steps_per_item(jit.check({}))
+    print(f"Paper-scale jitter trials ('ch05-jitter', same kernel): {jit.paper_items:,} trials x "
+          f"{jit.defaults['steps']:,} steps = {jw:.2g} model-steps: "
+          + ", ".join(f"{fmt_time(jw / (per_core * cores))} on {cores} cores" for cores in (2, 64, 512))
+          + " (no overhead)")
+
+
+def bench_neb(quick):
+    """One NEB band with chapter 5's recipe (17 images, 1000 FIRE steps, one refinement), in-process,
+    to project the paper's 100 bands (their endpoints' training is the ch05 rate, above)."""
+    neb_steps = 200 if quick else 1000
+    params = {"steps": 20, "endpoints": "all", "neb_steps": neb_steps}
+    scale.run("ch05-neb", n_items=1, chunk_size=1, seed=1, params={**params, "neb_steps": 2}, progress=False)
+    t, _ = timed(lambda: scale.run("ch05-neb", n_items=2, chunk_size=1, seed=1, params=params, progress=False))
+    per_band = t / 2 * (1000 / neb_steps)
+    print(f"\nNEB batches ('ch05-neb'): {1e3 * t / 2:.0f} ms per band of {neb_steps} FIRE steps per relaxation "
+          f"(in-process, one core's BLAS); at 1000 steps about {per_band:.1f} s per band; the paper's 100 bands: "
+          + ", ".join(f"{fmt_time(math.ceil(100 / cores) * per_band)} on {cores} cores" for cores in (2, 64))
+          + " (plus their endpoints' training)")
 
 
 def bench_grid():
@@ -122,25 +144,27 @@ def bench_grid():
     from nnlandscape import kernels
 
     Q = np.linspace(-1.0, 1.0, 81)
-    grid = [(a, d, s) for a in ["linear", "relu", "tanh", "erf", "sin"] for d in range(1, 13)
-            for s in [0.5, 1.0, 1.5, 2.0, 3.0, 4.0]]
+    params = {"function": "nnlandscape.kernels:covariance", "fixed": {"q": Q.tolist()},
+              "controls": [["activation", ["linear", "relu", "tanh", "erf", "sin"]], ["depth", list(range(1, 13))],
+                           ["sigma_w2", [0.5, 1.0, 1.5, 2.0, 3.0, 4.0]]]}
+    n_grid = 5 * 12 * 6
+    kw = dict(n_items=n_grid, chunk_size=30, seed=0, params=params, progress=False)
 
-    def point(args):
-        a, d, s = args
-        c = kernels.covariance(a, d, Q, sigma_w2=s)
-        return c / c[-1]
-
-    print(f"\nExplorer grid: kernels.covariance over {len(grid)} grid points (bench_explore's grid)")
-    t_in, ref = timed(lambda: [point(g) for g in grid], 3)
+    print(f"\nExplorer grid: kernels.covariance over {n_grid} grid points (bench_explore's grid), "
+          f"scale.run('grid', ...) in chunks of {kw['chunk_size']}")
+    t_direct, _ = timed(lambda: [kernels.covariance(a, d, Q, sigma_w2=s) for a in params["controls"][0][1]
+                                 for d in params["controls"][1][1] for s in params["controls"][2][1]], 3)
+    t_in, ref = timed(lambda: scale.run("grid", **kw), 3)
     t0 = time.perf_counter()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, \
             Client(lc) as c:
         start = time.perf_counter() - t0
-        c.gather(c.map(point, grid[:4], pure=False))  # warm the workers (imports)
-        t_cl, res = timed(lambda: c.gather(c.map(point, grid, pure=False)), 3)
-    same = all(np.array_equal(a, b) for a, b in zip(ref, res))
-    print(f"  in-process: {t_in:.2f} s; LocalCluster 2 workers: {t_cl:.2f} s (+ {start:.1f} s start-up); "
-          f"ratio {t_in / t_cl:.2f}x without start-up, {t_in / (t_cl + start):.2f}x with it; same values: {same}")
+        scale.run("grid", **{**kw, "n_items": 5, "params": {**params, "controls": [["activation", ["linear", "relu", "tanh",
+                  "erf", "sin"]]], "fixed": {"q": Q.tolist(), "depth": 1}}}, client=c)  # warm the workers (imports)
+        t_cl, res = timed(lambda: scale.run("grid", client=c, **kw), 3)
+    print(f"  direct calls: {t_direct:.2f} s; scale.run in-process: {t_in:.2f} s; LocalCluster 2 workers: {t_cl:.2f} s "
+          f"(+ {start:.1f} s start-up); ratio {t_in / t_cl:.2f}x without start-up, {t_in / (t_cl + start):.2f}x with "
+          f"it; same bits: {same_bits(ref, res)}")
 
     # a heavy grid: chapter 05's dead-network control, 6 settings x 96 networks x 1500 steps
     from nnlandscape import landscape as ls
@@ -176,6 +200,7 @@ def main():
     ap.add_argument("--grid", action="store_true", help="also measure an explorer grid on a local cluster")
     a = ap.parse_args()
     bench_runs(a.quick)
+    bench_neb(a.quick)
     if a.grid:
         bench_grid()
 

@@ -298,6 +298,7 @@ def _overrides():
         "nnlandscape.scale.item_seed": {"seed": 1, "i": 2},
         "nnlandscape.scale.results_dir": {"name": "ch05"},
         "nnlandscape.scale.load_results": {"name": "ch05"},
+        "nnlandscape.scale.scale_markdown": {"name": "ch05", "result": None, "book": "512 networks"},
     }
 
 

@@ -451,7 +451,7 @@ GRID = dict(function="nnlandscape.kernels:covariance", controls=[["activation", 
             fixed={"q": [0.0, 0.5, 1.0]})
 
 
-def test_grid_points_are_the_function_values():
+def test_grid_points_are_the_function_values(tmp_path):
     from nnlandscape import kernels
 
     a = scale.run("grid", n_items=6, chunk_size=4, seed=0, params=GRID, progress=False)
@@ -478,6 +478,16 @@ def test_grid_points_are_the_function_values():
     # a point beyond its declared size is refused, naming the budget
     with pytest.raises(ValueError, match="max_point_chars=16"):
         scale.run("grid", n_items=6, chunk_size=1, seed=0, params={**GRID, "max_point_chars": 16}, progress=False)
+    with pytest.raises(TypeError, match="result"):
+        scale.grid_values("results/grid")
+    with pytest.raises(ValueError, match="grid result"):
+        scale.grid_function(scale.run("ch05", n_items=1, chunk_size=1, seed=0, params=SMALL, progress=False))
+    # the command line fills in the number of grid points
+    out = tmp_path / "grid"
+    assert scale.main(["grid", "--param", f"function={json.dumps(GRID['function'])}", "--param",
+                       f"controls={json.dumps(GRID['controls'])}", "--param", f"fixed={json.dumps(GRID['fixed'])}",
+                       "--chunk-size", "4", "--out", str(out), "--no-progress"]) == 0
+    _same(scale.load(out), a)
 
 
 def test_grid_feeds_a_static_explorer_unchanged():

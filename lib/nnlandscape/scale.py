@@ -12,9 +12,9 @@ cluster needed) or on the workers of a ``dask.distributed`` cluster.
 **Same bits everywhere.** Item :math:`i` draws its randomness from its own stream,
 ``np.random.SeedSequence(seed, spawn_key=(i,))`` (the :math:`i`-th child of
 ``SeedSequence(seed).spawn``), and the training kernel treats the items of a batch
-independently, so a ``"ch05"`` item's result depends only on ``seed``, :math:`i` and the
-parameters: not on the chunk it lands in, the number of workers, or the order in which chunks
-finish. Samplers that draw for a whole batch from one generator (``"ch01"``, ``"ch04"``) use the
+independently, so a ``"ch05"`` item's result (likewise ``"ch05-jitter"``'s, ``"ch05-neb"``'s and
+``"grid"``'s) depends only on ``seed``, :math:`i` and the parameters: not on the chunk it lands
+in, the number of workers, or the order in which chunks finish. Samplers that draw for a whole batch from one generator (``"ch01"``, ``"ch04"``) use the
 chunk's stream ``SeedSequence(seed, spawn_key=(start, stop))`` for that part: their results
 depend on the chunk boundaries, which depend only on ``n_items`` and ``chunk_size`` (both in the
 manifest), never on the workers. Tasks run
@@ -39,6 +39,11 @@ Command line (defaults are the paper's sizes)::
     python -m nnlandscape.scale ch05 --networks 2048 --steps 1500 --chunk-size 256   # in-process
     python -m nnlandscape.scale ch01 --param activation='"relu"' --param sigma_w2=2 \
         --param temperatures='[0.04, 0.073, 0.13, 0.24, 0.44, 0.8]'
+    python -m nnlandscape.scale ch05-jitter --param optimizers='["momentum", "momentum", "adadelta"]' \
+        --param lr='[null, 0.001, null]' --out results/ch05-jitter
+    python -m nnlandscape.scale grid --param function='"nnlandscape.kernels:covariance"' \
+        --param controls='[["activation", ["relu", "tanh"]], ["depth", [1, 2, 3]]]' \
+        --param fixed='{"q": [0.0, 0.5, 1.0]}' --out results/grid-covariance
 
 Experiments are registered by name (:data:`EXPERIMENTS`, :func:`register`):
 
@@ -54,7 +59,31 @@ Experiments are registered by name (:data:`EXPERIMENTS`, :func:`register`):
   ``width_ratio * N`` (default :math:`N = 200`, :math:`n = 64N`, 256 networks: the size the
   chapter's finite-width test asks for; not a number from a paper). The networks are per item;
   the Monte Carlo noise draws from a per-chunk stream, so results are the same bits for any number
-  of workers at a fixed ``chunk_size``.
+  of workers at a fixed ``chunk_size``;
+* ``"ch05-jitter"``: chapter 5's basin trials (:func:`nnlandscape.landscape.basin_experiment`, one
+  trial per item): :math:`W_f` jittered by noise of norm :math:`r \sim U[0, 2]`, retrained; the
+  paper's 4096 trials of 20 000 steps, optimisers (and step sizes, ``lr``) alternating over the
+  items; per-item streams;
+* ``"ch05-neb"``: chapter 5's NEB batches: network :math:`i` is ``"ch05"``'s network :math:`i`
+  (same seed and training: the same bits), and those that learnt the spline get a band from
+  :math:`W_f` relaxed with the chapter's recipe (de-symmetrise, match units, FIRE with a climbing
+  image, one refinement), read densely along its polygon. 1000 networks by default, our choice:
+  the paper draws 100 bands to networks it does not identify; deterministic given the network;
+* ``"grid"``: explorer-grid precomputation. ``params = {"function": "package.module:name",
+  "controls": [[name, [values...]], ...], "fixed": {...}, "seed_arg": None}``: one item per grid
+  point of the controls, in C order (the last control fastest, the order of
+  :class:`nnlandscape.explore.StaticExplorer`); point :math:`i` calls ``function(**fixed,
+  **controls at i)`` (plus ``seed_arg=seed`` when named: one seed for every point, the common
+  random numbers an explorer wants) and stores the result as exact JSON text (numpy arrays tagged
+  with dtype and shape, plotly traces as their dicts). ``n_items`` must be the number of grid
+  points (the command line fills it in). The function must be importable by name (a module-level
+  function: workers import it), and pure. :func:`grid_values` reads a run back, and
+  :func:`grid_function` turns it into a function that :func:`nnlandscape.explore.explore` can draw
+  a static explorer from without calling the original again.
+
+:func:`scale_markdown` is what a chapter shows about its scale: one sentence when no results
+folder is present (how to get the paper's scale), else which run is shown and the experiment's
+summary table (``Experiment.report``).
 """
 from __future__ import annotations
 
@@ -982,7 +1011,9 @@ def _ch01_report(result) -> dict:
                 scale=("the size the command runs by default" if big else
                        f"smaller than the command's default {exp.paper_items} networks at N = {exp.defaults['N']}, "
                        f"n = {exp.defaults['width_ratio']}N"),
-                finding=f"Error bars are one standard error over networks; T_RSB = {Tb:.4g} for this network.",
+                finding="Error bars are one standard error over networks; " + (
+                    f"the RS energy is exact above T_RSB = {Tb:.4g} for this network." if Tb > 0 else
+                    "the RS energy is exact at every temperature for this network."),
                 table="| T | energy | RS energy (n → ∞) | mean overlap | acceptance | drift (s.e.) |\n"
                       "|---|---|---|---|---|---|\n" + "\n".join(rows))
 
