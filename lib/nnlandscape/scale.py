@@ -1039,9 +1039,10 @@ def _ch04_report(result) -> dict:
     solved = float(np.mean(d["gd_train_error"] == 0)) if n else float("nan")
     exp = EXPERIMENTS["ch04"]
     big = result.n_items >= exp.paper_items and p["N"] >= 1000 and p["K"] >= 50
-    data = p["kind"] + (f", D = {p['latent_dim']}" if p["kind"] == "hidden_manifold" else "")
+    data = {"random": "random labels", "teacher": "teacher labels",
+            "hidden_manifold": f"hidden-manifold data, D = {p['latent_dim']}"}[p["kind"]]
     return dict(head=f"{n:,} of {result.n_items:,} chains of {p['n_moves']:,} moves from {n_starts:,} gradient-descent "
-                     f"solutions, N = {p['N']}, K = {p['K']}, α = {p['alpha']:g} ({data} data)",
+                     f"solutions, N = {p['N']}, K = {p['K']}, α = {p['alpha']:g} ({data})",
                 scale=("the paper's network size" if big else "smaller than the paper's N = 1000, K = 50"),
                 finding=f"{100 * solved:.0f} % of the chains start from a descent with training error 0.",
                 table="| T | chains | final training error | energy (2nd half) | acceptance | overlap with the start |\n"
