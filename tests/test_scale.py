@@ -490,6 +490,21 @@ def test_grid_points_are_the_function_values(tmp_path):
     _same(scale.load(out), a)
 
 
+def _noise(n, seed):
+    return np.random.default_rng(seed).standard_normal(n)
+
+
+def test_grid_seed_arg_gives_every_point_the_run_seed():
+    params = dict(function=f"{__name__}:_noise", controls=[["n", np.arange(2, 5)]], seed_arg="seed")
+    r = scale.run("grid", n_items=3, chunk_size=2, seed=11, params=params, progress=False)
+    assert r.params["controls"] == [["n", [2, 3, 4]]]  # numpy values stored as JSON numbers
+    values = scale.grid_values(r)
+    for n in (2, 3, 4):  # common random numbers: one seed, every point
+        assert values[(n,)].tobytes() == np.random.default_rng(11).standard_normal(n).tobytes()
+    with pytest.raises(ValueError, match="seed_arg"):
+        scale.run("grid", n_items=3, chunk_size=2, seed=11, params={**params, "seed_arg": "n"}, progress=False)
+
+
 def test_grid_feeds_a_static_explorer_unchanged():
     from nnlandscape.explore import dropdown, explore, slider
 

@@ -741,9 +741,11 @@ def _grid_check(params: dict) -> dict:
                 or not isinstance(pair[0], str) or not pair[0]:
             raise ValueError(f"controls: each entry must be a pair [name, [value, ...]], got {pair!r}")
         name, values = pair
+        if isinstance(values, np.ndarray) and values.ndim == 1:
+            values = values.tolist()
         if isinstance(values, (str, dict)) or not isinstance(values, (list, tuple)) or not values:
             raise ValueError(f"controls: the values of {name!r} must be a non-empty list, got {values!r}")
-        controls.append([name, list(values)])
+        controls.append([name, [v.item() if isinstance(v, np.generic) else v for v in values]])
     names = [n for n, _ in controls]
     if len(set(names)) != len(names):
         raise ValueError(f"controls: names must be distinct, got {names}")
