@@ -136,7 +136,8 @@ class Experiment:
     points); report : ``None`` or ``result -> dict(head=, scale=, finding=, table=)``, what
     :func:`scale_markdown` says about a run of this experiment (``head``: what was run, e.g. "4 of 6
     networks of 60 steps"; ``scale``: how that compares with the paper's scale; ``finding``: a
-    sentence, may be empty; ``table``: markdown, may be empty).
+    sentence, may be empty; ``table``: markdown, may be empty); default_scale : what the command's
+    defaults are, in words (``"the paper's scale"`` unless the experiment has no paper size).
     """
 
     name: str
@@ -152,6 +153,7 @@ class Experiment:
     model_steps_per_item: Callable
     n_items_of: Callable | None = None
     report: Callable | None = None
+    default_scale: str = "the paper's scale"
 
 
 #: registered experiments by name
@@ -600,7 +602,7 @@ register(Experiment(
     item="networks", paper_items=256, paper_chunk=8, defaults=_CH01_DEFAULTS, check=_ch01_check,
     run_chunk=_ch01_chunk, bytes_per_item=_ch01_bytes, max_chunk=_ch01_max_chunk,
     model_steps_per_item=lambda p: float((p["n_burn"] + p["n_steps"]) * len(p["temperatures"]) * p["n_chains"]),
-    report=lambda r: _ch01_report(r)))
+    report=lambda r: _ch01_report(r), default_scale="a larger scale (by default N = 200, n = 64N, 256 networks)"))
 
 
 # --------------------------------------------------------------------------- ch04: HMC chains
@@ -885,7 +887,7 @@ register(Experiment(
     item="grid points", paper_items=1, paper_chunk=16, defaults=_GRID_DEFAULTS, check=_grid_check,
     run_chunk=_grid_chunk, bytes_per_item=lambda p: 8.0 * p["max_point_chars"],  # str + numpy's 4-byte characters
     max_chunk=lambda p: int(MAX_BYTES // (8.0 * p["max_point_chars"])), model_steps_per_item=lambda p: 1.0,
-    n_items_of=lambda p: int(np.prod(_grid_shape(p)))))
+    n_items_of=lambda p: int(np.prod(_grid_shape(p))), default_scale="the grid its parameters name"))
 
 
 def ch05_summary(result: "ScaleResult") -> dict:
@@ -942,7 +944,7 @@ def scale_markdown(name: str, result, *, book: str) -> str:
 
     ``result is None`` (no results folder): one sentence, the book's own scale ``book`` (e.g. "512
     networks of 1,500 steps") and how to get the paper's (``python -m nnlandscape.scale NAME``, read
-    from :func:`results_dir`). Otherwise: which run is shown (partial or complete, items present,
+    from :func:`results_dir`; ``Experiment.default_scale`` says what the command's defaults are). Otherwise: which run is shown (partial or complete, items present,
     seed, against the paper's scale), that the figures stay at the book's scale, and the experiment's
     own summary (``Experiment.report``: a sentence and a markdown table).
     """
@@ -950,9 +952,9 @@ def scale_markdown(name: str, result, *, book: str) -> str:
     if not isinstance(book, str) or not book.strip():
         raise ValueError(f"book must be a non-empty description of the book's own scale, got {book!r}")
     if result is None:
-        return (f"**Scale shown: the book's own** ({book}); the paper's scale is a separate run, `python -m "
-                f"nnlandscape.scale {exp.name}`, whose results folder (`results/{exp.name}` at the top of the book's "
-                f"sources, or `$NNLANDSCAPE_RESULTS/{exp.name}`) this page reads when present.")
+        return (f"**Scale shown: the book's own** ({book}); `python -m nnlandscape.scale {exp.name}` runs it at "
+                f"{exp.default_scale}, and this page reads its results folder (`results/{exp.name}` at the top of the "
+                f"book's sources, or `$NNLANDSCAPE_RESULTS/{exp.name}`) when present.")
     check_instance("result", result, ScaleResult)
     if result.experiment != exp.name:
         raise ValueError(f"result must be a {exp.name} result, got experiment {result.experiment!r}")
