@@ -14,7 +14,8 @@ cluster needed) or on the workers of a ``dask.distributed`` cluster.
 ``SeedSequence(seed).spawn``), and the training kernel treats the items of a batch
 independently, so a ``"ch05"`` item's result (likewise ``"ch05-jitter"``'s, ``"ch05-neb"``'s and
 ``"grid"``'s) depends only on ``seed``, :math:`i` and the parameters: not on the chunk it lands
-in, the number of workers, or the order in which chunks finish. Samplers that draw for a whole batch from one generator (``"ch01"``, ``"ch04"``) use the
+in, the number of workers, or the order in which chunks finish. Samplers that draw for a whole
+batch from one generator (``"ch01"``, ``"ch04"``) use the
 chunk's stream ``SeedSequence(seed, spawn_key=(start, stop))`` for that part: their results
 depend on the chunk boundaries, which depend only on ``n_items`` and ``chunk_size`` (both in the
 manifest), never on the workers. Tasks run
@@ -426,7 +427,8 @@ def _neb_check(params: dict) -> dict:
     p = _with_defaults("ch05-neb", params, _NEB_DEFAULTS)
     p.update(_ch05_check({k: p[k] for k in _CH05_DEFAULTS}))
     if p["endpoints"] not in _NEB_ENDPOINTS:
-        raise ValueError(f"endpoints={p['endpoints']!r} is not allowed; choose one of {', '.join(map(repr, _NEB_ENDPOINTS))}")
+        raise ValueError(f"endpoints={p['endpoints']!r} is not allowed; choose one of "
+                         f"{', '.join(map(repr, _NEB_ENDPOINTS))}")
     p["n_images"] = check_int("n_images", p["n_images"], 3, 1000)
     p["neb_steps"] = check_int("neb_steps", p["neb_steps"], 1, MAX_STEPS)
     p["refine"] = check_int("refine", p["refine"], 0, 20)
@@ -824,7 +826,7 @@ def _grid_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
     fn = _grid_import(params["function"])
     shape = _grid_shape(params)
     idx = np.arange(start, stop)
-    multi = np.stack(np.unravel_index(idx, shape), axis=1).astype(np.int64) if idx.size else np.zeros((0, len(shape)), np.int64)
+    multi = np.stack(np.unravel_index(idx, shape), axis=1).astype(np.int64)
     texts = []
     for row in multi:
         kw = dict(params["fixed"])
@@ -944,7 +946,8 @@ def scale_markdown(name: str, result, *, book: str) -> str:
 
     ``result is None`` (no results folder): one sentence, the book's own scale ``book`` (e.g. "512
     networks of 1,500 steps") and how to get the paper's (``python -m nnlandscape.scale NAME``, read
-    from :func:`results_dir`; ``Experiment.default_scale`` says what the command's defaults are). Otherwise: which run is shown (partial or complete, items present,
+    from :func:`results_dir`; ``Experiment.default_scale`` says what the command's defaults are).
+    Otherwise: which run is shown (partial or complete, items present,
     seed, against the paper's scale), that the figures stay at the book's scale, and the experiment's
     own summary (``Experiment.report``: a sentence and a markdown table).
     """
