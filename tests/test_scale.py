@@ -424,9 +424,11 @@ def test_neb_bands_run_from_w_f_to_the_ch05_networks():
         np.testing.assert_array_equal(a.data["images"][j, 0], wf.astype(np.float32))  # fixed endpoints
         np.testing.assert_array_equal(a.data["images"][j, -1], end.astype(np.float32))
         assert np.isclose(a.data["distance"][j], np.linalg.norm(end - wf), rtol=1e-12)
-    # the dense profile contains the images: its maximum is at least theirs
-    assert np.all(a.data["dense_max"] >= a.data["image_max"])
-    assert np.all(a.data["excess_barrier"] >= -1e-12) and np.all(a.data["path_length"] >= a.data["distance"] * (1 - 1e-12))
+    # the dense profile contains the images (evaluated again, in other batches: rounding apart), so its
+    # maximum is at least theirs and at least the endpoints'; the polygon is no shorter than its chord
+    tol = 1e-9 * np.maximum(1.0, np.abs(a.data["image_max"]))
+    assert np.all(a.data["dense_max"] >= a.data["image_max"] - tol) and np.all(a.data["excess_barrier"] >= -tol)
+    assert np.all(a.data["path_length"] >= a.data["distance"] * (1 - 1e-12))
     # the chapter's endpoints: only networks below the spline floor get a band; the others are NaN
     s = scale.run("ch05-neb", n_items=3, chunk_size=3, seed=4, params={**NEB, "endpoints": "spline"}, progress=False)
     floor = W.low_frequency_floor(9)
