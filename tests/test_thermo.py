@@ -105,7 +105,7 @@ def test_same_seeds_same_scan():
 
 @pytest.mark.parametrize("kw, match", [
     (dict(temps=[0.0]), "temps"), (dict(temps=[]), "temps"), (dict(temps=[np.nan]), "temps"),
-    (dict(n_chains=1), "n_chains"), (dict(K=3), "K"), (dict(alpha=0.0), "alpha"), (dict(lag=10), "lag"),
+    (dict(n_chains=2), "n_chains"), (dict(K=3), "K"), (dict(alpha=0.0), "alpha"), (dict(lag=10), "lag"),
     (dict(kind="mnist"), "kind"), (dict(step=-1.0), "step"), (dict(euclid_moves=-1), "euclid_moves"),
     (dict(thin=100), "thin"), (dict(zeta=0.0), "zeta"),
 ])

@@ -305,7 +305,8 @@ def thermo_scan(N, K, alpha, temps, *, kind="random", n_chains=8, n_moves=160, n
     temperature of ``temps``: all ``len(temps) * n_chains`` chains run in **one** geodesic-HMC batch
     on the product of the :math:`K` spheres :math:`|w_k|^2 = N/K`
     (:func:`nnlandscape.sampling.hmc`: ``n_burn`` burn-in moves with step adaptation, ``n_moves``
-    recorded moves of ``n_leapfrog`` leapfrog steps, every ``thin``-th state kept, seed ``seed``).
+    recorded moves of ``n_leapfrog`` leapfrog steps, every ``thin``-th state kept, seed ``seed``,
+    an integer). Allowed: ``0 < step <= 1``, ``0 < lr <= 10``, ``0 <= lam <= 1e6``.
     Observables use the second half of the recorded moves. The overlap of two configurations is
     :math:`q = w_a\cdot w_b/N` (both have :math:`|w|^2 = N`): within a chain between records at
     least ``lag`` records apart, between chains at the same record.
@@ -326,11 +327,11 @@ def thermo_scan(N, K, alpha, temps, *, kind="random", n_chains=8, n_moves=160, n
     T = np.atleast_1d(np.asarray(check_numeric_dtype("temps", temps), dtype=float))
     if T.ndim != 1 or T.size < 1 or T.size > 1000 or not np.all(np.isfinite(T)) or np.any(T <= 0):
         raise ValueError(f"temps must be a 1-d sequence of 1 to 1000 finite temperatures > 0; got {temps!r}")
-    n_chains = check_int("n_chains", n_chains, 2, 10_000)
+    n_chains = check_int("n_chains", n_chains, 3, 10_000)   # >= 3: the jackknife of pair overlaps leaves >= 2
     n_moves = check_int("n_moves", n_moves, 2, MAX_STEPS)
     n_burn = check_int("n_burn", n_burn, 0, MAX_STEPS)
     n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1, MAX_STEPS)
-    step = check_real("step", step, 0, low_open=True)
+    step = check_real("step", step, 0, 1, low_open=True)
     thin = check_int("thin", thin, 1, n_moves)
     n_rec = n_moves // thin
     kept = n_rec - n_rec // 2
@@ -341,8 +342,11 @@ def thermo_scan(N, K, alpha, temps, *, kind="random", n_chains=8, n_moves=160, n
     euclid_moves = check_int("euclid_moves", euclid_moves, 0, MAX_STEPS)
     euclid_burn = check_int("euclid_burn", euclid_burn, 0, MAX_STEPS)
     gd_steps = check_int("gd_steps", gd_steps, 1, MAX_STEPS)
-    lr = check_real("lr", lr, 0, low_open=True)
+    lr = check_real("lr", lr, 0, 10, low_open=True)
+    lam = check_real("lam", lam, 0, 1e6)
     gd_seed = check_seed("gd_seed", gd_seed)
+    data_seed = check_seed("data_seed", data_seed)
+    seed = check_int("seed", seed, 0, 2**62)                        # the Euclidean batch uses seed + 1
     check_bool("progress", progress)
     C = T.size * n_chains
     P = max(1, int(round(alpha * N)))
@@ -353,6 +357,8 @@ def thermo_scan(N, K, alpha, temps, *, kind="random", n_chains=8, n_moves=160, n
     m = TreeCommittee(X, y, K, zeta=zeta, lam=lam)
     w_gd = m.descend(np.random.default_rng(gd_seed).standard_normal((n_chains, N)), lr=lr, n_steps=gd_steps,
                      sphere=True)
+    if not np.all(np.isfinite(w_gd)) or np.any(np.linalg.norm(w_gd.reshape(n_chains, K, -1), axis=-1) == 0):
+        raise ValueError(f"gradient descent left no usable start (lr={lr:g}, lam={lam:g}): lower lr or lam")
     starts = np.tile(w_gd, (T.size, 1))
     temp = np.repeat(T, n_chains)
     r = sampling.hmc(m, starts, T=temp, step=step, n_leapfrog=n_leapfrog, n_moves=n_moves, n_burn=n_burn,
