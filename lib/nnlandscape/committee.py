@@ -46,7 +46,7 @@ from ._checks import MAX_SIZE, MAX_STEPS, check_budget, check_choice, check_bool
 from ._threads import single_threaded_blas
 
 __all__ = ["TreeCommittee", "committee_data", "hidden_manifold_data", "HiddenManifold", "gd_threshold_scan",
-           "GDScan"]
+           "GDScan", "thermo_scan", "ThermoScan", "jackknife"]
 
 
 def _check_arch(N, K):
@@ -214,6 +214,174 @@ def gd_threshold_scan(N, K, alphas, *, kind="random", n_runs=8, n_steps=1500, lr
     solved = (errors == 0).mean(1)
     ok = np.flatnonzero(solved >= 0.5)
     return GDScan(a, errors, solved, float(a[ok.max()]) if ok.size else None, dead)
+
+
+def jackknife(stat, n):
+    r"""Leave-one-out jackknife over ``n`` independent units (chains): ``(estimate, standard error)``.
+
+    ``stat(keep)`` returns the statistic (a float or an array) computed from the units whose indices
+    are in the integer array ``keep``. The estimate is ``stat`` on all units; the standard error is
+    :math:`\sqrt{\frac{n-1}{n}\sum_i(\theta_{-i} - \bar\theta_{-\cdot})^2}` (Efron 1982). For a mean over
+    units it equals the usual ``std(ddof=1) / sqrt(n)``; for a mean over *pairs* of units (the
+    overlap between chains) it accounts for every unit appearing in ``n - 1`` pairs.
+    """
+    if not callable(stat):
+        raise TypeError(f"stat must be callable, stat(keep) -> statistic; got {type(stat).__name__}")
+    n = check_int("n", n, 2, 10**6)
+    full = np.asarray(stat(np.arange(n)), dtype=float)
+    loo = np.array([np.asarray(stat(np.delete(np.arange(n), i)), dtype=float) for i in range(n)])
+    return full, np.sqrt((n - 1) / n * np.sum((loo - loo.mean(0)) ** 2, axis=0))
+
+
+@dataclass(frozen=True)
+class ThermoScan:
+    r"""Output of :func:`thermo_scan` (``T`` temperatures, ``C`` chains per temperature).
+
+    temps : ``(T,)``. Per chain, averaged over the second half of the recorded moves of the
+    spherical run: energy : ``(T, C)`` energy per pattern :math:`U/P`; error : ``(T, C)`` training
+    error; accept : ``(T, C)`` acceptance; q_intra : ``(T, C)`` mean overlap of a chain with itself
+    ``lag`` or more records later; q_pair : ``(T, C, C)`` overlap of chains :math:`a, b` at the same
+    record, averaged over records (diagonal 1). q_gd : ``(C (C-1)/2,)`` overlaps between the
+    gradient-descent solutions; gd_error : ``(C,)`` their training errors. norm2 : ``(T, C)``
+    :math:`|w|^2/N` at the end of the Euclidean run (``None`` without one; 1 at its start).
+    model, w_gd : the :class:`TreeCommittee` and the ``(C, N)`` starts; result : the spherical
+    run's :class:`nnlandscape.sampling.SampleResult` (chain ``t * C + c`` has temperature ``temps[t]``).
+    """
+
+    temps: np.ndarray
+    energy: np.ndarray
+    error: np.ndarray
+    accept: np.ndarray
+    q_intra: np.ndarray
+    q_pair: np.ndarray
+    q_gd: np.ndarray
+    gd_error: np.ndarray
+    norm2: np.ndarray | None
+    model: "TreeCommittee"
+    w_gd: np.ndarray
+    result: object
+
+    @property
+    def q_inter(self):
+        """``(T, C)``: mean overlap of each chain with the other chains at its temperature."""
+        C = self.q_pair.shape[-1]
+        return (self.q_pair.sum(-1) - np.einsum("tcc->tc", self.q_pair)) / (C - 1)
+
+    def summary(self, name):
+        r"""``(mean, sem)``, each ``(T,)``, of ``name`` over chains, by :func:`jackknife` over chains.
+
+        ``name``: ``"energy"``, ``"error"``, ``"accept"``, ``"norm2"``, ``"q_intra"``, ``"q_inter"``
+        (mean over pairs of distinct chains) or ``"gap"`` (``q_intra - q_inter``).
+        """
+        name = check_choice("name", name, ("energy", "error", "accept", "norm2", "q_intra", "q_inter", "gap"))
+        if name == "norm2" and self.norm2 is None:
+            raise ValueError("name='norm2' needs a Euclidean run (thermo_scan with euclid_moves >= 1)")
+        C = self.q_pair.shape[-1]
+
+        def inter(keep):
+            sub = self.q_pair[:, keep][:, :, keep]
+            m = len(keep)
+            return (sub.sum((1, 2)) - np.einsum("tcc->t", sub)) / (m * (m - 1))
+
+        if name == "q_inter":
+            return jackknife(inter, C)
+        if name == "gap":
+            return jackknife(lambda keep: self.q_intra[:, keep].mean(1) - inter(keep), C)
+        x = getattr(self, name)
+        return jackknife(lambda keep: x[:, keep].mean(1), C)
+
+
+@single_threaded_blas
+def thermo_scan(N, K, alpha, temps, *, kind="random", n_chains=8, n_moves=160, n_burn=40, n_leapfrog=30,
+                step=0.03, thin=8, lag=5, euclid_moves=0, euclid_burn=10, gd_steps=1500, lr=0.5, zeta=5.0,
+                lam=1e-7, data_seed=1, gd_seed=100, seed=7, latent_dim=None, nonlinearity="sign",
+                progress=False) -> ThermoScan:
+    r"""Thermodynamics of the tree committee machine against temperature: one vectorised HMC batch.
+
+    The data set is ``committee_data(N, K, alpha, kind=kind, seed=data_seed, ...)``, the model a
+    :class:`TreeCommittee` with sharpness ``zeta`` and L2 coefficient ``lam``. ``n_chains``
+    gradient-descent solutions (:meth:`TreeCommittee.descend` on the product of spheres, ``gd_steps``
+    steps of rate ``lr`` from Gaussian starts of seed ``gd_seed``) each start one chain at every
+    temperature of ``temps``: all ``len(temps) * n_chains`` chains run in **one** geodesic-HMC batch
+    on the product of the :math:`K` spheres :math:`|w_k|^2 = N/K`
+    (:func:`nnlandscape.sampling.hmc`: ``n_burn`` burn-in moves with step adaptation, ``n_moves``
+    recorded moves of ``n_leapfrog`` leapfrog steps, every ``thin``-th state kept, seed ``seed``,
+    an integer). Allowed: ``0 < step <= 1``, ``0 < lr <= 10``, ``0 <= lam <= 1e6``.
+    Observables use the second half of the recorded moves. The overlap of two configurations is
+    :math:`q = w_a\cdot w_b/N` (both have :math:`|w|^2 = N`): within a chain between records at
+    least ``lag`` records apart, between chains at the same record.
+
+    With ``euclid_moves >= 1`` a second batch from the same starts runs Euclidean HMC (no
+    constraint: the norm is free, see the drift of positively homogeneous networks) for
+    ``euclid_burn + euclid_moves`` moves, and :attr:`ThermoScan.norm2` holds :math:`|w|^2/N` at
+    its end.
+
+    The defaults are chapter 4's protocol (:math:`N = 200`: 8 chains per temperature, 40 + 160
+    moves of 30 leapfrog steps). Returns a :class:`ThermoScan`; :meth:`ThermoScan.summary` gives
+    means and jackknife errors over chains.
+    """
+    from . import sampling
+
+    N, K = _check_arch(N, K)
+    alpha = check_real("alpha", alpha, 0, low_open=True)
+    T = np.atleast_1d(np.asarray(check_numeric_dtype("temps", temps), dtype=float))
+    if T.ndim != 1 or T.size < 1 or T.size > 1000 or not np.all(np.isfinite(T)) or np.any(T <= 0):
+        raise ValueError(f"temps must be a 1-d sequence of 1 to 1000 finite temperatures > 0; got {temps!r}")
+    n_chains = check_int("n_chains", n_chains, 3, 10_000)   # >= 3: the jackknife of pair overlaps leaves >= 2
+    n_moves = check_int("n_moves", n_moves, 2, MAX_STEPS)
+    n_burn = check_int("n_burn", n_burn, 0, MAX_STEPS)
+    n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1, MAX_STEPS)
+    step = check_real("step", step, 0, 1, low_open=True)
+    thin = check_int("thin", thin, 1, n_moves)
+    n_rec = n_moves // thin
+    kept = n_rec - n_rec // 2
+    lag = check_int("lag", lag, 1)
+    if lag >= kept:
+        raise ValueError(f"lag={lag} must be smaller than the {kept} records of the second half "
+                         f"(n_moves // thin = {n_rec} records); lower lag or thin, or raise n_moves")
+    euclid_moves = check_int("euclid_moves", euclid_moves, 0, MAX_STEPS)
+    euclid_burn = check_int("euclid_burn", euclid_burn, 0, MAX_STEPS)
+    gd_steps = check_int("gd_steps", gd_steps, 1, MAX_STEPS)
+    lr = check_real("lr", lr, 0, 10, low_open=True)
+    lam = check_real("lam", lam, 0, 1e6)
+    gd_seed = check_seed("gd_seed", gd_seed)
+    data_seed = check_seed("data_seed", data_seed)
+    seed = check_int("seed", seed, 0, 2**62)                        # the Euclidean batch uses seed + 1
+    check_bool("progress", progress)
+    C = T.size * n_chains
+    P = max(1, int(round(alpha * N)))
+    check_budget("P * N * chains * (n_burn + n_moves + euclid_burn + euclid_moves) * n_leapfrog (work)",
+                 float(P) * N * C * (n_burn + n_moves + euclid_burn + euclid_moves) * n_leapfrog, 1e14,
+                 "thermo_scan", "flops")
+    X, y = committee_data(N, K, alpha, kind=kind, seed=data_seed, latent_dim=latent_dim, nonlinearity=nonlinearity)
+    m = TreeCommittee(X, y, K, zeta=zeta, lam=lam)
+    w_gd = m.descend(np.random.default_rng(gd_seed).standard_normal((n_chains, N)), lr=lr, n_steps=gd_steps,
+                     sphere=True)
+    if not np.all(np.isfinite(w_gd)) or np.any(np.linalg.norm(w_gd.reshape(n_chains, K, -1), axis=-1) == 0):
+        raise ValueError(f"gradient descent left no usable start (lr={lr:g}, lam={lam:g}): lower lr or lam")
+    starts = np.tile(w_gd, (T.size, 1))
+    temp = np.repeat(T, n_chains)
+    r = sampling.hmc(m, starts, T=temp, step=step, n_leapfrog=n_leapfrog, n_moves=n_moves, n_burn=n_burn,
+                     thin=thin, sphere=True, blocks=K, seed=seed, progress=progress, desc=f"HMC K={K} α={alpha:g}")
+    S = r.samples[n_rec // 2:] / math.sqrt(N)                       # (kept, C, N), unit norm
+    S = S.reshape(kept, T.size, n_chains, N)
+    g = np.einsum("stcn,utcn->tcsu", S, S)                        # within a chain, record s against u
+    i, j = np.triu_indices(kept, lag)
+    q_intra = g[..., i, j].mean(-1)
+    q_pair = np.einsum("stcn,stdn->tcd", S, S) / kept
+    half = r.energies[r.energies.shape[0] // 2:]                    # (moves/2, C)
+    energy = (half.mean(0) / m.P).reshape(T.size, n_chains)
+    err = m.train_error(r.samples[n_rec // 2:].reshape(-1, N)).reshape(kept, C).mean(0).reshape(T.size, n_chains)
+    u = w_gd / np.linalg.norm(w_gd, axis=1, keepdims=True)
+    a, b = np.triu_indices(n_chains, 1)
+    norm2 = None
+    if euclid_moves:
+        re = sampling.hmc(m, starts, T=temp, step=step, n_leapfrog=n_leapfrog, n_moves=euclid_moves,
+                          n_burn=euclid_burn, thin=euclid_moves, seed=seed + 1, progress=progress,
+                          desc=f"Euclidean HMC K={K} α={alpha:g}")
+        norm2 = (np.sum(re.final**2, axis=1) / N).reshape(T.size, n_chains)
+    return ThermoScan(T, energy, err, r.acceptance.reshape(T.size, n_chains), q_intra, q_pair, (u @ u.T)[a, b],
+                      m.train_error(w_gd), norm2, m, w_gd, r)
 
 
 class TreeCommittee:
