@@ -396,3 +396,14 @@ def test_click_guard_keeps_the_themes_answer_without_searching_the_page(tmp_path
     assert res["inside"]["later"] == 2 and res["inside"]["own"] is False
     assert res["outside"] == {"hits": ["button", "error"], "native": 2}
     assert res["listeners"] == 1
+
+
+def test_book_template_lets_tick_labels_be():
+    """The book's template asks plotly not to measure every tick label at each redraw (its default
+    "hide past div" does, once per label drawn); explorers get it like every other figure."""
+    from nnlandscape import display
+
+    tpl = STATIC.figure.layout.template
+    assert tpl.layout.xaxis.ticklabeloverflow == tpl.layout.yaxis.ticklabeloverflow == "allow"
+    assert tpl.data.heatmap[0].colorbar.ticklabeloverflow == "allow"
+    assert tpl == display.BOOK_TEMPLATE
