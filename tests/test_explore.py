@@ -323,3 +323,87 @@ def test_page_script_draws_every_grid_point(tmp_path):
             np.testing.assert_array_equal(np.asarray(got["y"], dtype=np.float32), np.asarray(want.y, dtype=np.float32))
     assert res["burst"] == 1 and res["last"] == e.grid_index(k=3, a=[1.0, 2.0][states[-1]["menus"][0]],
                                                              shift=[0.0, 0.5, 1.5][states[-1]["sliders"][1]])
+
+
+def test_sliders_jump_to_the_clicked_step():
+    """plotly's sliders glide 150 ms by default (every frame redrawn while the figure is); ours jump."""
+    assert all(s.transition.duration == 0 for s in STATIC.figure.layout.sliders)
+    assert len(STATIC.figure.layout.sliders) == 2
+
+
+_GUARD_HARNESS = r"""
+// a page in miniature: window, document, <html>, a toggle holding a figure, a toggle outside it
+class Node_ {
+  constructor(cls, attrs, parent) { this.nodeType = 1; this.cls = cls; this.attrs = attrs; this.parentNode = parent;
+    this.l = {true: [], false: []}; if (parent && parent.kids) { parent.kids.push(this); } this.kids = []; }
+  matches(sel) { if (sel === '((bad') { throw new Error('SyntaxError'); }
+    return sel[0] === '.' ? this.cls === sel.slice(1) : sel.slice(1, -1) in this.attrs; }
+  closest(sel) { for (let n = this; n && n.nodeType === 1; n = n.parentNode) { if (n.matches(sel)) { return n; } } return null; }
+  addEventListener(type, f, capture) { this.l[!!capture].push(f); }
+}
+let nativeCalls = 0;
+class Doc { querySelectorAll(sel) { nativeCalls += 1; const out = [];
+  const walk = n => { if (n.matches(sel)) { out.push(n); } n.kids.forEach(walk); }; walk(this.documentElement); return out; } }
+const doc = new Doc(); doc.nodeType = 9; doc.l = {true: [], false: []};
+doc.addEventListener = (type, f, capture) => doc.l[!!capture].push(f);
+const html = new Node_('html', {}, doc); doc.documentElement = html;
+const toggle = new Node_('box', {'data-t': 1}, html);
+const fig = new Node_('plotly-graph-div', {}, toggle), rect = new Node_('rect', {}, fig);
+const button = new Node_('button', {'data-t': 1}, html);
+const win = {l: {true: [], false: []}, addEventListener(type, f, capture) { this.l[!!capture].push(f); }};
+globalThis.window = win; globalThis.document = doc;
+// bootstrap's delegated handler: all matches in the page, then the first one on the click's path
+const hits = [];
+doc.addEventListener('click', e => { const o = document.querySelectorAll('[data-t]');
+  for (let r = e.target; r && r !== doc; r = r.parentNode) { for (const a of o) { if (a === r) { hits.push(r.cls); return; } } } }, true);
+doc.addEventListener('click', e => { try { document.querySelectorAll('((bad'); } catch (err) { hits.push('error'); } }, true);
+let later = null;
+fig.addEventListener('click', () => { later = document.querySelectorAll('[data-t]').length; }, false);
+function dispatch(target) {
+  const path = []; for (let n = target; n && n.nodeType === 1; n = n.parentNode) { path.unshift(n); }
+  const e = {target};
+  win.l[true].forEach(f => f(e)); doc.l[true].forEach(f => f(e));
+  path.forEach(n => n.l[true].forEach(f => f(e)));
+  path.slice().reverse().forEach(n => n.l[false].forEach(f => f(e)));
+  doc.l[false].forEach(f => f(e)); win.l[false].forEach(f => f(e));
+}
+GUARD
+GUARD
+const res = {};
+dispatch(rect); res.inside = {hits: hits.splice(0), native: nativeCalls, later, own: Object.prototype.hasOwnProperty.call(doc, 'querySelectorAll')};
+nativeCalls = 0; dispatch(button); res.outside = {hits: hits.splice(0), native: nativeCalls};
+res.listeners = win.l[true].length;
+process.stdout.write(JSON.stringify(res));
+"""
+
+
+def test_click_guard_keeps_the_themes_answer_without_searching_the_page(tmp_path):
+    """Run by Node on a page in miniature: for a click inside a figure, bootstrap's delegated handler
+    still finds the toggle on the click's path (and not the one elsewhere) but the page is not
+    searched; after the click, and for a click outside any figure, the browser's own method answers;
+    a selector the guard cannot match falls back to it; the guard installs itself once."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed (the browser test clicks the real page)")
+    (tmp_path / "guard.js").write_text(_GUARD_HARNESS.replace("GUARD", ex._CLICK_GUARD))
+    res = json.loads(subprocess.run([node, str(tmp_path / "guard.js")], capture_output=True, text=True, check=True,
+                                    timeout=60).stdout)
+    assert res["inside"]["hits"] == ["box", "error"]
+    assert res["inside"]["native"] == 2  # the bad selector's fallback and the figure's own later query only
+    assert res["inside"]["later"] == 2 and res["inside"]["own"] is False
+    assert res["outside"] == {"hits": ["button", "error"], "native": 2}
+    assert res["listeners"] == 1
+
+
+def test_book_template_lets_tick_labels_be():
+    """The book's template asks plotly not to measure every tick label at each redraw (its default
+    "hide past div" does, once per label drawn); explorers get it like every other figure."""
+    from nnlandscape import display
+
+    tpl = STATIC.figure.layout.template
+    assert tpl.layout.xaxis.ticklabeloverflow == tpl.layout.yaxis.ticklabeloverflow == "allow"
+    assert tpl.data.heatmap[0].colorbar.ticklabeloverflow == "allow"
+    assert tpl == display.BOOK_TEMPLATE

@@ -28,11 +28,18 @@ BOOK_TEMPLATE = go.layout.Template(
         paper_bgcolor="white",
         plot_bgcolor="white",
         font=dict(family="Helvetica, Arial, sans-serif", size=13),
-        xaxis=dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#444", ticks="outside"),
-        yaxis=dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#444", ticks="outside"),
+        # ticklabeloverflow "allow": plotly's default ("hide past div") measures every tick label once
+        # per label drawn (a forced layout each), at every redraw of an explorer; the SVG clips
+        # anything that leaves the figure anyway
+        xaxis=dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#444", ticks="outside",
+                   ticklabeloverflow="allow"),
+        yaxis=dict(showgrid=True, gridcolor="#e5e5e5", zeroline=False, linecolor="#444", ticks="outside",
+                   ticklabeloverflow="allow"),
         margin=dict(l=60, r=20, t=50, b=50),
         hovermode="closest",
-    )
+    ),
+    data=dict(heatmap=[go.Heatmap(colorbar=dict(ticklabeloverflow="allow"))],
+              contour=[go.Contour(colorbar=dict(ticklabeloverflow="allow"))]),
 )
 pio.templates["nnlandscape"] = BOOK_TEMPLATE
 pio.templates.default = "nnlandscape"

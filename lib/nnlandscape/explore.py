@@ -32,6 +32,10 @@ Every call must return the same number of traces.
   another band (before, a legend whose width changed with the data caused a second full redraw per
   click), and draws changes that arrive during a redraw once, at their latest state.  The page
   records the time from a control's change event to the end of the redraw in ``data-redraw-ms``.
+  Two costs outside plotly are cut as well: a slider's grip jumps to the clicked step (plotly's
+  150 ms glide re-rendered the figure in every frame of the redraw), and a click inside a figure no
+  longer makes the theme's bootstrap.js search the whole page once per kind of toggle (see
+  ``_CLICK_GUARD``).
 
 The mode is chosen for the author: the environment variable ``NNLANDSCAPE_EXPLORE`` (``static`` or
 ``live``; the book build sets ``static``), else ``live`` inside an IPython kernel and ``static``
@@ -344,7 +348,37 @@ class LiveExplorer:
         ipy_display(self.widget)
 
 
-_POST_SCRIPT = """
+# Installed once per page by the first explorer's script.  The theme's bootstrap.js listens to every
+# click on the page (capture phase, on ``document``) for its delegated toggles: per click and per
+# toggle kind it runs ``document.querySelectorAll(selector)`` over the whole page (tens of thousands
+# of nodes with the typeset math and the figures' SVG; 6-24 ms a click measured) and then only asks
+# whether an element on the click's path (target to document) is among the matches.  For a click
+# inside a plotly figure, while ``document``'s own capture listeners run (installed on ``window``,
+# removed on ``<html>``; a bubbling listener on ``window`` removes it too), ``document.querySelectorAll``
+# answers with the elements on that path that match: the same answer to that question, at the cost of
+# the path's length.  Every other click and every later query sees the browser's own method.
+_CLICK_GUARD = """
+(function () {
+  if (typeof window === 'undefined' || typeof document === 'undefined' || window.__nnlClickGuard) { return; }
+  window.__nnlClickGuard = true;
+  function restore() { if (Object.prototype.hasOwnProperty.call(document, 'querySelectorAll')) { delete document.querySelectorAll; } }
+  window.addEventListener('click', function (e) {
+    var t = e.target;
+    if (!t || t.nodeType !== 1 || !t.closest('.plotly-graph-div')) { return; }
+    var path = [];
+    for (var n = t; n && n.nodeType === 1; n = n.parentNode) { path.push(n); }
+    var own = Object.getPrototypeOf(document).querySelectorAll;
+    document.querySelectorAll = function (sel) {
+      try { return path.filter(function (el) { return el.matches(sel); }); }
+      catch (err) { restore(); return own.call(document, sel); }
+    };
+  }, true);
+  document.documentElement.addEventListener('click', restore, true);
+  window.addEventListener('click', restore, false);
+})();
+"""
+
+_POST_SCRIPT = _CLICK_GUARD.replace("%", "%%") + """
 (function () {
   var gd = document.getElementById('{plot_id}');
   var spec = %s;
@@ -605,6 +639,9 @@ class StaticExplorer:
                     active=c.default_index,
                     currentvalue=dict(prefix=f"{c.label} = ", font=dict(size=13)),
                     pad=dict(t=0, b=0), len=1.0, x=0.0, xanchor="left",
+                    # the grip jumps to the clicked step: plotly's default 150 ms glide redraws the
+                    # slider in every frame while the figure itself is redrawn
+                    transition=dict(duration=0),
                     y=-(75 + 95 * k) / plot_px, yanchor="top",
                     steps=[dict(method="skip", label=lab, args=[None]) for lab in c.labels],
                     name=c.name,
