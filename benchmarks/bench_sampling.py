@@ -332,7 +332,7 @@ def main(argv=None):
     if args.quick:
         plan, cap, ctrl_ess, ctrl_cap = {200: (10, (10, 40, 160))}, 80_000, 10, 20_000
     else:
-        plan, cap, ctrl_ess, ctrl_cap = ({200: (30, (10, 40, 160)), 480: (20, (40, 160)), 1000: (10, (160,))},
+        plan, cap, ctrl_ess, ctrl_cap = ({200: (30, (10, 40, 160)), 480: (20, (160,)), 1000: (10, (160,))},
                                          2_000_000, 30, 400_000)
     if args.span:
         plan = {N: (args.span, Ls) for N, (_, Ls) in plan.items()}
