@@ -1,31 +1,47 @@
 r"""Effective samples: HMC against random-walk Metropolis on the same targets, measured in one run.
 
-Run: ``python benchmarks/bench_sampling.py`` (``--quick`` for a smaller run). Only ratios measured
-in this process are meaningful; rates in samples per second depend on the machine and its load.
+Run: ``python benchmarks/bench_sampling.py`` (about an hour on a shared 2-core machine; not run in CI)
+or ``--quick`` (N = 200 only, shorter chains, about 2 minutes); ``--span S`` asks for RWM chains of S
+autocorrelation times at every N. Only ratios measured in this process are meaningful; rates in
+samples per second depend on the machine and its load, so the "per second" ratios are noisier than
+the "per evaluation" ones.
 
-What is measured, for each target and each size N:
+What is measured:
 
-* **Tuning, fair to both.** Random-walk Metropolis (RWM) is adapted during burn-in to the optimal-
-  scaling acceptance 0.234 (Roberts, Gelman & Gilks 1997); HMC's step to acceptance 0.7, with the
-  step jittered by +-20% per move (which randomises the trajectory length and breaks periodic
-  orbits), for several numbers of leapfrog steps L (the trajectory-length scan). Adaptation happens
-  during burn-in only; the recorded chains are exact.
-* **Equal budgets.** Both samplers get the same number of *evaluations* (RWM: energies; HMC:
-  energies with gradients, L per move); the cost ratio of the two kinds of evaluation is measured.
-* **Several observables.** The energy, the projections of w on three fixed random unit vectors and
-  the overlap of w with the chain's own start (the slow, "trapped" direction). The effective sample
-  size (Geyer's initial positive sequence) is taken per chain and observable; we report the
-  **minimum over observables** (mean over chains), per second and per evaluation. RWM's states are
-  recorded every L moves (as many records as HMC), its ESS is counted in moves.
-* **Targets.** ``committee``: the chapter's near-threshold spherical tree committee (K = N/20,
-  receptive fields of 20, alpha = 0.9, zeta = 5, T = 1e-2, chains started at gradient-descent
-  solutions). Two smooth controls where theory says HMC must win by a large factor:
-  ``perceptron``: a logistic perceptron on the sphere |w|^2 = N (the same loss, no ReLU kinks;
-  alpha = 0.5, zeta = 1, T = 1) and ``gaussian``: an anisotropic Gaussian in R^N (scales 0.5..1, T = 1).
-* **Why.** The rms energy error of one leapfrog trajectory at steps eps and eps/2: second order
-  (ratio 4) on a smooth target, first order (ratio 2) where the trajectory crosses the ReLU kinks.
-  And the tuned steps against N: RWM ~ N^{-1/2} everywhere; HMC ~ N^{-1/4} on smooth targets
-  (Beskos et al. 2013), while kinks make HMC's energy error first order in the step.
+0. **Cost of an evaluation.** Seconds per call of the energy and of the energy with gradient of the
+   tree committee on the batch of chains, for the numpy implementation used before (reproduced here,
+   :func:`numpy_energy_grad`) and for ``TreeCommittee`` (BLAS products and a compiled loss head,
+   :mod:`nnlandscape._committee_numba`). The gradient needs a second product of the forward's size,
+   so the ratio tends to about 2 where the products dominate.
+1. **Order of the leapfrog energy error.** The rms energy error of one trajectory at steps eps and
+   eps/2 (same time): second order (ratio 4) on a smooth target, first order (ratio 2) where the
+   trajectory crosses the ReLU kinks.
+2. **Near-threshold committee** (the chapter's target: spherical tree committee with receptive
+   fields of 20, K = N/20, alpha = 0.9, zeta = 5, T = 1e-2, chains started at equilibrated gradient-
+   descent solutions) at N = 200, 480 and 1000 (the paper's size: N = 1000, K = 50; N = 480 because K
+   must be even). Random-walk Metropolis (RWM) is tuned during burn-in to the optimal-scaling
+   acceptance 0.234 (Roberts, Gelman & Gilks 1997) and then **extended until its chains span a
+   prescribed number of integrated autocorrelation times** of the slowest observable (30, 20, 10 at
+   N = 200, 480, 1000 by default). HMC (step tuned to acceptance 0.7 and jittered by +-20% per move,
+   which randomises the trajectory length) gets **the same number of evaluations** (RWM: energies;
+   HMC: energies with gradients, L per move) for each number L of leapfrog steps of a short scan.
+   The observables: the energy, the projections of w on three fixed random unit vectors and the
+   overlap of w with the chain's start (the slow, "trapped" direction). The effective sample size
+   (Geyer's initial positive sequence) is taken per chain and observable; the score of a chain is
+   its **minimum over observables**. The gain is the ratio of the chains' mean scores per evaluation
+   and per second, with a standard error from the spread over the 8 chains (delta method). The
+   printed span of the RWM chains (= their minimum ESS) says how far to trust each number.
+3. **Controls at N = 200** where theory says HMC must win by a large factor or the landscape is
+   flat: the same committee over-parameterised (alpha = 0.3), a logistic perceptron on the sphere
+   |w|^2 = N (the same loss, no ReLU kinks; alpha = 0.5, zeta = 1, T = 1) and an anisotropic Gaussian
+   in R^N (scales 0.5..1, T = 1).
+
+The summary gives the gain per evaluation and per second at the best L, and near threshold its
+log-log slope against N with a standard error, and the exponents of the tuned steps. Theory: RWM's
+step falls like N^{-1/2}, so it needs O(N) evaluations to move a distance O(1) diffusively. HMC's
+step falls like N^{-1/4} on smooth targets (second-order energy error; Beskos et al. 2013): gain
+~ N^{3/4}. With a first-order energy error (kinks) HMC's step also falls like N^{-1/2}, but its
+trajectories move ballistically, O(N^{1/2}) evaluations for the same distance: gain ~ N^{1/2}.
 """
 from __future__ import annotations
 
