@@ -338,9 +338,11 @@ def _slope(Ns, g, dg):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N = 200 only, shorter chains (about 2 minutes)")
+    ap.add_argument("--paper-size", action="store_true",
+                    help="add N = 1000 (K = 50) to the full run (several more hours; its chains still span few tau)")
     ap.add_argument("--span", type=float, default=None,
                     help="RWM chains must span this many autocorrelation times at every N (default: 30, 20, 10 "
-                         "at N = 200, 480, 1000; 10 with --quick)")
+                         "at N = 200, 480, 1000; 10 with --quick), within at most 2e6 evaluations")
     args = ap.parse_args(argv)
     chains = 8
     # near threshold, per N: (RWM chains must span this many autocorrelation times, HMC trajectory lengths);
@@ -348,8 +350,9 @@ def main(argv=None):
     if args.quick:
         plan, cap, ctrl_ess, ctrl_cap = {200: (10, (10, 40, 160))}, 80_000, 10, 20_000
     else:
-        plan, cap, ctrl_ess, ctrl_cap = ({200: (30, (10, 40, 160)), 480: (20, (160,)), 1000: (10, (160,))},
-                                         2_000_000, 30, 400_000)
+        plan, cap, ctrl_ess, ctrl_cap = {200: (30, (10, 40, 160)), 480: (20, (160,))}, 2_000_000, 30, 400_000
+        if args.paper_size:
+            plan[1000] = (10, (160,))
     if args.span:
         plan = {N: (args.span, Ls) for N, (_, Ls) in plan.items()}
     sizes = tuple(plan)
