@@ -1,8 +1,10 @@
 r"""Effective samples: HMC against random-walk Metropolis on the same targets, measured in one run.
 
-Run: ``python benchmarks/bench_sampling.py`` (about an hour on a shared 2-core machine; not run in CI)
-or ``--quick`` (N = 200 only, shorter chains, about 2 minutes); ``--span S`` asks for RWM chains of S
-autocorrelation times at every N. Only ratios measured in this process are meaningful; rates in
+Run: ``python benchmarks/bench_sampling.py`` (N = 200 and 480: over an hour on a shared, loaded
+2-core machine; not run in CI), ``--quick`` (N = 200 only, short chains, about 2 minutes; its ratios
+are biased, see below), ``--paper-size`` (adds N = 1000, K = 50: several more hours, and its RWM
+chains still span only a few autocorrelation times), ``--span S`` (RWM chains of S autocorrelation
+times at every N, within at most 2e6 evaluations per chain). Only ratios measured in this process are meaningful; rates in
 samples per second depend on the machine and its load, so the "per second" ratios are noisier than
 the "per evaluation" ones.
 
@@ -18,8 +20,8 @@ What is measured:
    trajectory crosses the ReLU kinks.
 2. **Near-threshold committee** (the chapter's target: spherical tree committee with receptive
    fields of 20, K = N/20, alpha = 0.9, zeta = 5, T = 1e-2, chains started at equilibrated gradient-
-   descent solutions) at N = 200, 480 and 1000 (the paper's size: N = 1000, K = 50; N = 480 because K
-   must be even). Random-walk Metropolis (RWM) is tuned during burn-in to the optimal-scaling
+   descent solutions) at N = 200 and 480 (and 1000, the paper's size with K = 50, with
+   ``--paper-size``; N = 480 rather than 500 because K must be even). Random-walk Metropolis (RWM) is tuned during burn-in to the optimal-scaling
    acceptance 0.234 (Roberts, Gelman & Gilks 1997) and then **extended until its chains span a
    prescribed number of integrated autocorrelation times** of the slowest observable (30, 20, 10 at
    N = 200, 480, 1000 by default). HMC (step tuned to acceptance 0.7 and jittered by +-20% per move,
@@ -30,7 +32,11 @@ What is measured:
    (Geyer's initial positive sequence) is taken per chain and observable; the score of a chain is
    its **minimum over observables**. The gain is the ratio of the chains' mean scores per evaluation
    and per second, with a standard error from the spread over the 8 chains (delta method). The
-   printed span of the RWM chains (= their minimum ESS) says how far to trust each number.
+   printed span of the RWM chains (= their minimum ESS) says how far to trust each number: the
+   slowest observable, the overlap with the start, decorrelates only when a chain leaves the region
+   where it started, and chains a few autocorrelation times long underestimate its time (at N = 200
+   about 1.1e4 RWM moves from 8e4-move chains, 7.7e4 from 2e6-move chains), which inflates both
+   samplers' ESS and biases the ratio (``--quick``: about 6 per evaluation; long chains: about 3).
 3. **Controls at N = 200** where theory says HMC must win by a large factor or the landscape is
    flat: the same committee over-parameterised (alpha = 0.3), a logistic perceptron on the sphere
    |w|^2 = N (the same loss, no ReLU kinks; alpha = 0.5, zeta = 1, T = 1) and an anisotropic Gaussian
