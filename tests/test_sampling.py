@@ -166,6 +166,39 @@ def test_committee_gradient_matches_finite_differences(kind):
     assert np.allclose(G, _fd(m.energy, w), atol=1e-6, rtol=1e-5)
 
 
+def _numpy_energy_grad(m, w):
+    """The formulas of committee.py written with numpy (the implementation before the compiled head)."""
+    h = m.fields(w)                                            # (K, P, C)
+    z = m.output(w, h) * m.y
+    U = m.loss(z).sum(1) + 0.5 * m.lam * np.sum(w * w, 1)
+    g = -special.expit(-m.zeta * z) * m.y
+    A = (h > 0) * (m.c[:, None, None] / math.sqrt(m.K * m.n)) * g.T[None]
+    G = np.matmul(m.Xk.transpose(0, 2, 1), A).transpose(2, 0, 1).reshape(w.shape[0], m.N) + m.lam * w
+    # scales for the round-off bound: sums of absolute values of the terms
+    Uabs = np.abs(m.loss(z)).sum(1) + 0.5 * m.lam * np.sum(w * w, 1)
+    Gabs = np.matmul(np.abs(m.Xk.transpose(0, 2, 1)), np.abs(A)).transpose(2, 0, 1).reshape(w.shape[0], m.N)
+    return U, G, Uabs, Gabs
+
+
+@pytest.mark.parametrize("N,K,alpha,zeta", [(24, 4, 1.0, 2.0), (200, 10, 0.9, 5.0), (120, 2, 2.0, 50.0)])
+def test_committee_compiled_head_matches_numpy_formulas(N, K, alpha, zeta):
+    # the compiled path reorders sums (K terms per output, P per gradient entry, fused multiply-adds):
+    # the difference is bounded by ~(K + P + n) eps times the sums of absolute values; 1e3 eps is ample
+    X, y = committee_data(N, K, alpha, seed=4)
+    m = TreeCommittee(X, y, K, zeta=zeta, lam=1e-3)
+    w = np.random.default_rng(5).standard_normal((5, N)) * np.array([0.01, 0.3, 1, 3, 30])[:, None]
+    U, G = m.energy_grad(w)
+    U0, G0, Uabs, Gabs = _numpy_energy_grad(m, w)
+    eps = np.finfo(float).eps
+    assert np.all(np.abs(U - U0) <= 1e3 * eps * Uabs)
+    assert np.all(np.abs(G - G0) <= 1e3 * eps * (Gabs + m.lam * np.abs(w)))
+    assert np.array_equal(m.energy(w), U)                      # the same head with and without gradient
+    # a non-finite weight gives a non-finite energy (the samplers reject such proposals)
+    w[1, 3] = np.nan
+    assert np.isnan(m.energy(w)[1]) and np.isnan(m.energy_grad(w)[0][1])
+    assert np.all(np.isfinite(m.energy(w)[[0, 2, 3, 4]]))
+
+
 def test_replica_gradient_matches_finite_differences():
     m = small_model(N=24, K=4)
     W = np.random.default_rng(3).standard_normal((2, 3, m.N))

@@ -40,9 +40,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from ._checks import MAX_SIZE, MAX_STEPS, check_budget, check_choice, check_bool, check_finite_array, check_int, check_numeric_dtype, check_real, check_seed
+from . import _committee_numba
 from ._threads import single_threaded_blas
 
 __all__ = ["TreeCommittee", "committee_data", "hidden_manifold_data", "HiddenManifold", "gd_threshold_scan",
@@ -411,6 +411,7 @@ class TreeCommittee:
         self.X, self.y = X, y
         # (K, P, n): unit k's receptive field of every pattern
         self.Xk = np.ascontiguousarray(X.reshape(self.P, self.K, self.n).transpose(1, 0, 2))
+        self._XkT = np.ascontiguousarray(self.Xk.transpose(0, 2, 1))  # (K, n, P) for the backward product
         self.c = np.concatenate([np.ones(self.K // 2), -np.ones(self.K // 2)])
 
     def _w(self, w, name="w"):
@@ -455,22 +456,22 @@ class TreeCommittee:
         return np.logaddexp(0.0, -self.zeta * z) / self.zeta
 
     def energy(self, w):
-        """Energy :math:`U(w)`, shape ``(C,)``."""
+        """Energy :math:`U(w)`, shape ``(C,)``.
+
+        One product :math:`X_k w_k` per unit (BLAS) and a compiled loss head
+        (:mod:`nnlandscape._committee_numba`); equal to the formula of the module docstring up to
+        rounding (summation order)."""
         w = self._w(w)
-        z = self.margins(w)
-        return self.loss(z).sum(1) + 0.5 * self.lam * np.sum(w * w, 1)
+        return _committee_numba.evaluate(self.Xk, self._XkT, self.y, self.c, w, self.zeta, self.lam, False)[0]
 
     def energy_grad(self, w):
-        """``(U(w), grad U(w))`` with shapes ``(C,)`` and ``(C, N)``."""
+        """``(U(w), grad U(w))`` with shapes ``(C,)`` and ``(C, N)``.
+
+        The forward product, a compiled loss head that turns the fields into the back-propagated
+        coefficients in place, and the backward product :math:`X_k^\top A_k`
+        (:mod:`nnlandscape._committee_numba`): about two energies' work where the products dominate."""
         w = self._w(w)
-        h = self.fields(w)
-        z = self.output(w, h) * self.y
-        U = self.loss(z).sum(1) + 0.5 * self.lam * np.sum(w * w, 1)
-        g = -expit(-self.zeta * z) * self.y  # dl/dz * y, (C, P)
-        A = (h > 0) * (self.c[:, None, None] / math.sqrt(self.K * self.n)) * g.T[None]  # (K, P, C)
-        G = np.matmul(self.Xk.transpose(0, 2, 1), A)  # (K, n, C)
-        G = G.transpose(2, 0, 1).reshape(w.shape[0], self.N) + self.lam * w
-        return U, G
+        return _committee_numba.evaluate(self.Xk, self._XkT, self.y, self.c, w, self.zeta, self.lam, True)
 
     __call__ = energy_grad
 
