@@ -282,7 +282,7 @@ def _ch05_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
     W, net, X, Y = _ch05_problem(params["amplitude"], params["n_tent_layers"], params["points_between"])
     opts = params["optimizers"]
     idx = np.arange(start, stop)
-    theta0 = np.stack([net.init(1, seed=np.random.SeedSequence(seed, spawn_key=(int(i),)))[0] for i in idx])
+    theta0 = np.stack([net.init(1, seed=item_seed(seed, int(i)))[0] for i in idx])
     dead0 = net.forward(theta0, X)[:, :, 0].std(1) < 1e-12  # output constant before the first step
     theta0 = theta0.astype(np.float32)
     res = {"item": idx.astype(np.int64), "optimizer": (idx % len(opts)).astype(np.int8), "dead0": dead0}
@@ -683,7 +683,7 @@ def _ch04_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
     nT = len(p["temperatures"])
     idx = np.arange(start, stop)
     starts = idx // nT
-    w0 = np.stack([np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(s),))).standard_normal(p["N"])
+    w0 = np.stack([np.random.default_rng(item_seed(seed, int(s))).standard_normal(p["N"])
                    for s in starts])
     w_gd = np.concatenate([mm.descend(w0[j:j + 1], lr=p["gd_lr"], n_steps=p["gd_steps"], sphere=True)
                            for j in range(len(idx))])  # one row at a time: each start's bits do not depend on the chunk
