@@ -97,6 +97,22 @@ GLOBAL_TOL = 1e-3
 
 
 # --------------------------------------------------------------------------- helpers
+def _train_kwargs(optimizer: str, overrides: dict):
+    """``(lr, settings, kw)``: :data:`OPTIMIZER_SETTINGS` [``optimizer``] updated by ``overrides``
+    (``settings``), split into the step ``lr`` and the other keyword arguments ``kw`` of
+    :func:`nnlandscape.optim.train`."""
+    settings = {**OPTIMIZER_SETTINGS[optimizer], **overrides}
+    kw = dict(settings)
+    return kw.pop("lr"), settings, kw
+
+
+def _returns(loss, diverged, tol: float):
+    """``(loss, returned)``: final losses with NaN for diverged runs, and which runs ended below ``tol``
+    (a basin trial *returns*)."""
+    loss = np.where(diverged, np.nan, loss)
+    return loss, np.nan_to_num(loss, nan=np.inf) < tol
+
+
 def _relu_net(net):
     if not isinstance(net, MLP):
         raise ValueError(f"net must be an nnlandscape.nets.MLP, got {type(net).__name__}")
@@ -131,11 +147,9 @@ def train_models(net: MLP, X, y, n_models: int, optimizer: str = "momentum", *, 
     check_instance("net", net, MLP)
     optimizer = check_choice("optimizer", optimizer, tuple(OPTIMIZER_SETTINGS))
     n_models = check_int("n_models", n_models, 1)
-    settings = {**OPTIMIZER_SETTINGS[optimizer], **overrides}
-    lr = settings.pop("lr")
+    lr, _, kw = _train_kwargs(optimizer, overrides)
     theta0 = net.init(n_models, seed=seed, scheme=scheme, bias_std=bias_std, dtype=dtype)
-    return optim.train(net, theta0, X, y, optimizer=optimizer, lr=lr, steps=steps, progress=progress,
-                       **settings)
+    return optim.train(net, theta0, X, y, optimizer=optimizer, lr=lr, steps=steps, progress=progress, **kw)
 
 
 # --------------------------------------------------------------------------- symmetries
@@ -400,14 +414,11 @@ def basin_experiment(net: MLP, theta_star, X, y, *, n_trials: int = 256, r_max: 
     rng = np.random.default_rng(check_seed("seed", seed))
     radii = rng.uniform(0.0, r_max, n_trials)
     theta0 = jitter(theta_star, radii, seed=rng)
-    settings = {**OPTIMIZER_SETTINGS[optimizer], **overrides}
-    kw = dict(settings)
-    lr = kw.pop("lr")
+    lr, settings, kw = _train_kwargs(optimizer, overrides)
     loss0 = net.loss(theta0, X, y)
     res = optim.train(net, theta0.astype(dtype), X, y, optimizer=optimizer, lr=lr, steps=steps,
                       progress=progress, **kw)
-    loss = np.where(res.diverged, np.nan, res.loss)
-    returned = np.nan_to_num(loss, nan=np.inf) < tol
+    loss, returned = _returns(res.loss, res.diverged, tol)
     return BasinResult(radii, loss0, loss, returned, logistic_fit(radii, returned), optimizer, settings,
                        int(steps), float(tol))
 

@@ -303,11 +303,8 @@ def _train_items(net, X, Y, theta0, idx, opts, lrs, steps) -> dict:
         sel = np.flatnonzero(idx % len(opts) == k)
         if sel.size == 0:
             continue
-        settings = dict(landscape.OPTIMIZER_SETTINGS[name])
-        lr = settings.pop("lr")
-        if lrs is not None and lrs[k] is not None:
-            lr = lrs[k]
-        r = optim.train(net, theta0[sel], X, Y, optimizer=name, lr=lr, steps=steps, record_every=steps, **settings)
+        lr, _, kw = landscape._train_kwargs(name, {} if lrs is None or lrs[k] is None else {"lr": lrs[k]})
+        r = optim.train(net, theta0[sel], X, Y, optimizer=name, lr=lr, steps=steps, record_every=steps, **kw)
         res["loss"][sel] = r.loss
         res["diverged"][sel] = r.diverged
         res["converged"][sel] = r.converged
@@ -368,7 +365,7 @@ def _jitter_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
     does not depend on the chunk."""
     W, net, X, Y = _ch05_problem(params["amplitude"], params["n_tent_layers"], params["points_between"])
     wf = _ch05_wf(params["amplitude"], params["n_tent_layers"], params["points_between"])
-    from .landscape import jitter
+    from .landscape import _returns, jitter
 
     idx = np.arange(start, stop)
     radii = np.empty(len(idx))
@@ -382,8 +379,7 @@ def _jitter_chunk(params: dict, start: int, stop: int, seed: int) -> dict:
            "radius": radii, "loss0": loss0}
     res.update(_train_items(net, X, Y, theta0.astype(np.float32), idx, params["optimizers"], params["lr"],
                             params["steps"]))
-    res["loss"] = np.where(res["diverged"], np.nan, res["loss"])
-    res["returned"] = np.nan_to_num(res["loss"], nan=np.inf) < params["tol"]
+    res["loss"], res["returned"] = _returns(res["loss"], res["diverged"], params["tol"])
     del res["converged"]
     return res
 
