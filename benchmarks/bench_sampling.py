@@ -1,7 +1,7 @@
 r"""Effective samples: HMC against random-walk Metropolis on the same targets, measured in one run.
 
-Run: ``python benchmarks/bench_sampling.py`` (N = 200 and 480: over an hour on a shared, loaded
-2-core machine; not run in CI), ``--quick`` (N = 200 only, short chains, about 2 minutes; its ratios
+Run: ``python benchmarks/bench_sampling.py`` (N = 200 and 480 and part 4: about two hours on a shared,
+loaded 2-core machine; not run in CI), ``--variants`` (part 4 only, about 30 minutes), ``--quick`` (N = 200 only, short chains, about 2 minutes; its ratios
 are biased, see below), ``--paper-size`` (adds N = 1000, K = 50: several more hours, and its RWM
 chains still span only a few autocorrelation times), ``--span S`` (RWM chains of S autocorrelation
 times at every N, within at most 2e6 evaluations per chain). Only ratios measured in this process are meaningful; rates in
@@ -46,6 +46,15 @@ What is measured:
    flat: the same committee over-parameterised (alpha = 0.3), a logistic perceptron on the sphere
    |w|^2 = N (the same loss, no ReLU kinks; alpha = 0.5, zeta = 1, T = 1) and an anisotropic Gaussian
    in R^N (scales 0.5..1, T = 1).
+
+4. **Exact HMC variants from longer-equilibrated chains** (``--variants`` runs only this part, about
+   30 minutes; 16 chains): the chapter's target at N = 200 with both samplers starting after
+   ``N_EQUIL`` more HMC moves, RWM over 2e6 evaluations per chain, and HMC with full momentum refreshment (L = 10, 160) and
+   with partial refreshment (``refresh_angle`` 0.5, L = 10; Horowitz 1991), which keeps trajectories
+   going in one direction across short, separately accepted pieces. Every run prints the means of the
+   energy and of the overlap with the start in the four quarters of its records (a drift says the
+   chains are still relaxing, and then their ESS of that observable is not an equilibrium number) and
+   the difference of the two samplers' mean overlaps over the second half, paired by chain.
 
 The summary gives the gain per evaluation and per second at the best L, and near threshold its
 log-log slope against N with a standard error, and the exponents of the tuned steps. Theory: RWM's
@@ -98,14 +107,19 @@ def _units(N):
     return N // 20
 
 
-def committee_target(N, chains, alpha=0.9, T=1e-2, name="committee"):
+def committee_target(N, chains, alpha=0.9, T=1e-2, name="committee", n_equil=0):
+    """The chapter's committee; chains start from gradient descent + 300 HMC moves (step adapted), then
+    ``n_equil`` more HMC moves (L = 10, step frozen) when asked (not timed; both samplers start there)."""
     K = _units(N)
     X, y = committee_data(N, K, alpha, seed=1)
     m = TreeCommittee(X, y, K, zeta=5.0)
     w0 = m.descend(np.random.default_rng(0).standard_normal((chains, N)), lr=0.5, n_steps=1000, sphere=True)
-    # equilibrate from the gradient-descent solutions (not timed; both samplers start here)
-    w0 = sampling.hmc(m.energy_grad, w0, T=T, step=0.05, n_leapfrog=20, n_moves=1, n_burn=300, sphere=True,
-                      blocks=K, seed=9).final
+    r = sampling.hmc(m.energy_grad, w0, T=T, step=0.05, n_leapfrog=20, n_moves=1, n_burn=300, sphere=True,
+                     blocks=K, seed=9)
+    w0 = r.final
+    if n_equil:
+        w0 = sampling.hmc(m.energy_grad, w0, T=T, step=_common(r.step) * 20 / 10, n_leapfrog=10, n_moves=1,
+                          n_burn=n_equil, target_accept=HMC_ACCEPT, sphere=True, blocks=K, seed=19, jitter=JITTER).final
     return Target(name, N, m.energy_grad, m.energy, w0, T, True, K)
 
 
@@ -265,19 +279,32 @@ def run_rwm(t, min_ess, max_evals, seed=1):
             S, E, thin = S[1::2], E[1::2], 2 * thin
         n_new = thin * max(1, -(-(target - n) // thin))
     return dict(ess=emin, sec=sec, evals=n, acc=float(acc.mean() / n), step=float(step[0]), slowest=slowest,
-                thin=thin, tau=n / emin.mean(), per={k: float(v.mean()) for k, v in per.items()})
+                thin=thin, tau=n / emin.mean(), per={k: float(v.mean()) for k, v in per.items()},
+                quarters=_quarters(t, S, E))
 
 
-def run_hmc(t, evals, L, seed=1):
-    w, step = tune(sampling.hmc, t, t.w0, 0.05, 60, seed, n_leapfrog=L, target_accept=HMC_ACCEPT, jitter=JITTER)
+def run_hmc(t, evals, L, seed=1, refresh_angle=None):
+    kw = dict(n_leapfrog=L, jitter=JITTER, refresh_angle=refresh_angle)
+    w, step = tune(sampling.hmc, t, t.w0, 0.05, 60, seed, target_accept=HMC_ACCEPT, **kw)
     n = max(8, evals // L)
     thin = max(1, n // RECORDS)
     n = thin * (n // thin)
-    S, E, acc, sec, _ = _segments(sampling.hmc, t.fun, t, w, step, n, thin, seed + 1, n_leapfrog=L, jitter=JITTER)
+    S, E, acc, sec, _ = _segments(sampling.hmc, t.fun, t, w, step, n, thin, seed + 1, **kw)
     per = ess_per_chain(t, S, E)
     emin, slowest = _summ(per, S.shape[0])
     return dict(ess=emin, sec=sec, evals=n * L, acc=float(acc.mean()), step=float(step[0]), slowest=slowest,
-                L=L, moves=n, thin=thin, tau=n / emin.mean(), per={k: float(v.mean()) for k, v in per.items()})
+                L=L, moves=n, thin=thin, tau=n / emin.mean(), per={k: float(v.mean()) for k, v in per.items()},
+                quarters=_quarters(t, S, E))
+
+
+def _quarters(t, S, E):
+    """Means over chains of the energy and of the overlap with the start in the four quarters of the
+    records: a drift says the chains are not yet stationary (their ESS then measures relaxation)."""
+    obs = t.observables(S, E)
+    q = np.array_split(np.arange(S.shape[0]), 4)
+    out = {k: [float(obs[k][i].mean()) for i in q] for k in ("energy", "overlap with start")}
+    out["per chain"] = obs["overlap with start"][S.shape[0] // 2:].mean(0)    # second half, (C,)
+    return out
 
 
 def _ratio(h, r, per_second):
@@ -312,10 +339,15 @@ def energy_error_order(t, step, L=10, reps=4, seed=5):
     return out[0] / max(out[1], 1e-300), out
 
 
+def _fmt_quarters(q):
+    return "; ".join(f"{k} " + " ".join(f"{v:.4g}" for v in q[k]) for k in ("energy", "overlap with start"))
+
+
 def compare(t, min_ess, max_evals, Ls, seed=1):
     """RWM until its chains span ``min_ess`` autocorrelation times (or ``max_evals``), then HMC with the
-    same number of evaluations for every L. Prints the runs; returns the best L's row (by the gain per
-    evaluation, which does not depend on the machine's load)."""
+    same number of evaluations for every entry of ``Ls``: a number L of leapfrog steps (full momentum
+    refreshment) or a pair (L, refresh angle) (partial refreshment). Prints the runs; returns the best
+    entry's row (by the gain per evaluation, which does not depend on the machine's load)."""
     cE, cG = eval_costs(t)
     r = run_rwm(t, min_ess, max_evals, seed=seed)
     ln = r["ess"]
@@ -323,21 +355,28 @@ def compare(t, min_ess, max_evals, Ls, seed=1):
           f"step {r['step']:.3g}, {r['evals']} evaluations/chain, slowest '{r['slowest']}': tau = {r['tau']:.0f} "
           f"moves = {r['tau'] / r['thin']:.0f} x thin, chains span {ln.mean():.1f} +- {ln.std(ddof=1) / math.sqrt(ln.size):.1f} "
           f"tau, {r['sec']:.0f} s")
-    best = None
-    for L in Ls:
-        h = run_hmc(t, r["evals"], L, seed=seed)
+    print(f"      RWM quarter means: {_fmt_quarters(r['quarters'])}")
+    best, runs = None, []
+    for entry in Ls:
+        L, phi = entry if isinstance(entry, tuple) else (entry, None)
+        h = run_hmc(t, r["evals"], L, seed=seed, refresh_angle=phi)
         ge, dge = _ratio(h, r, False)
         gs, dgs = _ratio(h, r, True)
-        print(f"      HMC L={L:3d}: acc {h['acc']:.2f} step {h['step']:.3g}, {h['moves']} moves, slowest "
+        label = f"L={L:3d}" + ("" if phi is None else f" refresh angle {phi:g}")
+        print(f"      HMC {label}: acc {h['acc']:.2f} step {h['step']:.3g}, {h['moves']} moves, slowest "
               f"'{h['slowest']}' tau = {h['tau']:.1f} moves, min-ESS {h['ess'].mean():7.1f}; HMC/RWM per evaluation "
               f"{ge:6.2f} +- {dge:5.2f}, per second {gs:6.2f} +- {dgs:5.2f}, {h['sec']:.0f} s")
+        print("        per observable (ESS per evaluation, HMC/RWM): " + ", ".join(
+            f"{k} {h['per'][k] / h['evals'] / (r['per'][k] / r['evals']):.1f}" for k in r["per"]))
+        d = r["quarters"]["per chain"] - h["quarters"]["per chain"]        # the same starts: paired by chain
+        print(f"        quarter means: {_fmt_quarters(h['quarters'])}; overlap with start over the second half, "
+              f"RWM - HMC paired by chain: {d.mean():+.4f} +- {d.std(ddof=1) / math.sqrt(d.size):.4f}")
+        runs.append(dict(label=label.replace("L=  ", "L=").replace("L= ", "L="), ge=ge, dge=dge, gs=gs, dgs=dgs))
         if best is None or ge > best["ge"]:
-            best = dict(L=L, ge=ge, dge=dge, gs=gs, dgs=dgs, h=h)
+            best = dict(L=L, phi=phi, ge=ge, dge=dge, gs=gs, dgs=dgs, h=h)
     hb = best["h"]
-    print(f"      per observable at L = {hb['L']} (ESS per evaluation, HMC/RWM): " + ", ".join(
-        f"{k} {hb['per'][k] / hb['evals'] / (r['per'][k] / r['evals']):.1f}" for k in r["per"]))
     best.update(N=t.N, cost=cG / cE, span=float(ln.mean()), dspan=float(ln.std(ddof=1) / math.sqrt(ln.size)),
-                rwm_step=r["step"], hmc_step=hb["step"], evals=r["evals"])
+                rwm_step=r["step"], hmc_step=hb["step"], evals=r["evals"], runs=runs)
     return best
 
 
@@ -350,6 +389,21 @@ def _slope(Ns, g, dg):
     return float(b), float(1 / math.sqrt(np.sum(wts * (x - xm) ** 2)))
 
 
+#: part 4: extra HMC moves (L = 10) before both samplers start, and the HMC variants compared
+N_EQUIL = 20_000
+VARIANTS = (10, 160, (10, 0.5))
+
+
+def variants(chains=16):
+    """Part 4 (16 chains): the chapter's target at N = 200 from chains run N_EQUIL more HMC moves first,
+    RWM over 2e6 evaluations per chain, then full refreshment at L = 10 and
+    160 and partial refreshment (angle 0.5, L = 10) with as many evaluations. Prints every run and per
+    observable ratios, and returns ``compare``'s row (with every run in ``runs``)."""
+    print(f"\n4. the chapter's target at N = 200 after {N_EQUIL} more HMC moves, 16 chains, exact HMC variants: "
+          "full momentum refreshment (L = 10, 160) and partial refreshment (Horowitz 1991; angle 0.5, L = 10)")
+    return compare(committee_target(200, chains, n_equil=N_EQUIL), 30, 2_000_000, VARIANTS)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N = 200 only, shorter chains (about 2 minutes)")
@@ -358,8 +412,15 @@ def main(argv=None):
     ap.add_argument("--span", type=float, default=None,
                     help="RWM chains must span this many autocorrelation times at every N (default: 30, 20, 10 "
                          "at N = 200, 480, 1000; 10 with --quick), within at most 2e6 evaluations")
+    ap.add_argument("--variants", action="store_true",
+                    help="only part 4: HMC variants at N = 200 from longer-equilibrated chains (about 30 minutes)")
     args = ap.parse_args(argv)
     chains = 8
+    if args.variants:
+        t0 = time.perf_counter()
+        variants()
+        print(f"\nwall time {time.perf_counter() - t0:.0f} s")
+        return
     # near threshold, per N: (RWM chains must span this many autocorrelation times, HMC trajectory lengths);
     # the spans shrink with N only to keep the full run near an hour on a shared 2-core machine
     if args.quick:
@@ -403,6 +464,8 @@ def main(argv=None):
         t = make(200, chains)
         ctrl[t.name] = compare(t, ctrl_ess, ctrl_cap, (2, 10, 40))
 
+    var = None if args.quick else variants()
+
     print("\nsummary: HMC/RWM ratio of min-ESS (best L by the ratio per evaluation), +- standard error")
     print("  target                     N    L   per evaluation    per second   cost(E+grad)/cost(E)  RWM chains span (tau)")
     for b in rows:
@@ -411,6 +474,9 @@ def main(argv=None):
     for name, b in ctrl.items():
         print(f"  {name:24s} {b['N']:5d} {b['L']:4d}   {b['ge']:6.2f} +- {b['dge']:5.2f}   {b['gs']:6.2f} +- "
               f"{b['dgs']:5.2f}   {b['cost']:5.2f}   {b['span']:6.1f} +- {b['dspan']:.1f}")
+    for run in (var or {}).get("runs", ()):
+        print(f"  part 4, N = 200, {run['label']:26s}  {run['ge']:6.2f} +- {run['dge']:5.2f}   {run['gs']:6.2f} +- "
+              f"{run['dgs']:5.2f}")
     rows = [b for b in rows if b["alpha"] == 0.9]   # the slope: the same alpha at every N
     if len(rows) > 1:
         Ns = [b["N"] for b in rows]

@@ -511,3 +511,65 @@ def test_gd_threshold_scan_bad_input(kw, match):
     args.update(kw)
     with pytest.raises(ValueError, match=match):
         gd_threshold_scan(**args)
+
+
+# --- partial momentum refreshment (generalised HMC) ---------------------------------------------
+
+@pytest.mark.parametrize("sphere", [True, False])
+def test_partial_refreshment_samples_the_closed_form_law(sphere):
+    # big steps, so that a quarter to a half of the moves are rejected and the negation of the momenta on
+    # rejection matters: without it the chain is not exact
+    C, kappa = 2000, 3.0
+    if sphere:
+        N = 12
+        u = np.random.default_rng(5).standard_normal(N)
+        u /= np.linalg.norm(u)
+        fun, step = vmf_target(u, kappa), 3.0
+    else:
+        N = 4
+        s2 = np.array([0.25, 0.5, 1.0, 2.0])
+        fun, step = (lambda w: (0.5 * np.sum(w * w / s2, 1), w / s2)), 0.75
+    w0 = np.random.default_rng(0).standard_normal((C, N))
+    res = S.hmc(fun, w0, T=1.0, step=step, n_leapfrog=3, n_moves=150, n_burn=0, sphere=sphere, refresh_angle=0.3,
+                seed=1)
+    assert 0.4 < res.acceptance.mean() < 0.85
+    if sphere:
+        t = res.final @ u / math.sqrt(N)
+        assert stats.kstest(t, np.vectorize(vmf_cdf(N, kappa))).pvalue > 1e-3
+        mean = special.iv(N / 2, kappa) / special.iv(N / 2 - 1, kappa)
+        assert abs(t.mean() - mean) < 3 * t.std() / math.sqrt(C)
+    else:
+        for i in range(N):
+            assert stats.kstest(res.final[:, i] / math.sqrt(s2[i]), "norm").pvalue > 1e-3
+        # the sample variance has a standard error ~ sqrt(2/C) times the variance
+        assert np.all(np.abs(res.final.var(0) / s2 - 1) < 4 * math.sqrt(2 / C))
+
+
+def test_partial_refreshment_carries_the_momenta():
+    # U = 0 in R^N, every move accepted: the momenta of successive moves are correlated with
+    # coefficient c = cos(phi), so the displacement after m moves of length tau = L eps has
+    # E|w_m - w_0|^2 = N T tau^2 (m + 2 sum_k (m - k) c^k)  (full refreshment: c = 0)
+    N, C, T, L, eps, m, phi = 5, 4000, 0.5, 2, 0.1, 30, 0.2
+    zero = lambda w: (np.zeros(len(w)), np.zeros_like(w))
+    w0 = np.zeros((C, N))
+    for angle, c in ((phi, math.cos(phi)), (None, 0.0)):
+        res = S.hmc(zero, w0, T=T, step=eps, n_leapfrog=L, n_moves=m, refresh_angle=angle, seed=2)
+        assert np.all(res.acceptance == 1.0)
+        msd = np.sum(res.final ** 2, 1)
+        k = np.arange(1, m)
+        want = N * T * (L * eps) ** 2 * (m + 2 * np.sum((m - k) * c ** k))
+        # |w_m|^2 / (want / N) is chi-square with N degrees of freedom: s.d. of the mean sqrt(2 N / C)
+        assert abs(msd.mean() / want - 1) < 4 * math.sqrt(2 / (N * C))
+
+
+def test_refresh_angle_limits_and_bad_values():
+    m = small_model(N=20, K=2)
+    w0 = np.random.default_rng(0).standard_normal((3, 20))
+    kw = dict(T=0.5, step=0.05, n_leapfrog=3, n_moves=6, seed=4)
+    a = S.hmc(m, w0, **kw)
+    b = S.hmc(m, w0, refresh_angle=math.pi / 2, **kw)       # full refreshment (cos = 6e-17)
+    c = S.hmc(m, w0, refresh_angle=0.3, **kw)
+    assert np.allclose(a.final, b.final, rtol=0, atol=1e-9) and not np.allclose(a.final, c.final)
+    for bad in (0.0, -0.1, 1.6, float("nan")):
+        with pytest.raises(ValueError, match="refresh_angle"):
+            S.hmc(m, w0, refresh_angle=bad, **kw)

@@ -34,6 +34,11 @@ Both maps are volume preserving and time reversible, so the Metropolis test make
 for :math:`\pi_T` with respect to the uniform measure on the (product of) spheres. With
 :math:`U \equiv 0` the flow is exact and every proposal is accepted.
 
+**Partial momentum refreshment** (``refresh_angle``; Horowitz 1991): instead of fresh momenta before
+every move, :math:`p \leftarrow p\cos\phi + \xi\sin\phi`, an accepted move keeping its final momenta
+and a rejected one negating them; exact for the same target, and successive short trajectories
+continue in one direction.
+
 **Step size.** During the ``n_burn`` burn-in moves the step of each chain is multiplied by
 :math:`e^{0.5(a - a^*)}` after every move (:math:`a` the acceptance probability of that move,
 :math:`a^*` = ``target_accept``); afterwards it is frozen, so the recorded part is an exact Markov
@@ -282,7 +287,7 @@ def _setup(w0, T, step, n_moves, n_burn, thin, sphere, blocks, target_accept):
 
 @single_threaded_blas
 def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn=0, thin=1,
-        target_accept=0.8, jitter=0.0, seed=0, progress=False, desc="HMC") -> SampleResult:
+        target_accept=0.8, jitter=0.0, refresh_angle=None, seed=0, progress=False, desc="HMC") -> SampleResult:
     r"""Hybrid Monte Carlo for :math:`\pi_T \propto e^{-U/T}`, all chains at once.
 
     Parameters
@@ -301,6 +306,16 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
         in :math:`[-1, 1]`, drawn per chain and move independently of the state (exactness is kept).
         It randomises the trajectory length, which breaks the periodicity of trajectories on nearly
         harmonic targets (Neal 2011, sec. 5.4.2.2). ``0`` (default): fixed step.
+    refresh_angle : ``None`` (default) draws fresh momenta before every move. An angle
+        :math:`\phi \in (0, \pi/2]` (radians) keeps part of them instead: **partial momentum
+        refreshment** (generalised HMC, Horowitz 1991; Neal 2011, sec. 5.5.3),
+        :math:`p \leftarrow p\cos\phi + \xi\sin\phi` with :math:`\xi \sim \mathcal N(0, T)` in the
+        tangent space, which leaves the momentum law invariant; an accepted move keeps its final
+        momenta, a rejected one negates them. Each move (refresh, trajectory with Metropolis test,
+        negation) leaves :math:`\pi_T(w)\,\mathcal N(p; 0, T)` invariant, so the chain stays exact
+        while successive trajectories continue in the same direction (about :math:`1/(1 - \cos\phi)`
+        moves when few are rejected), with short trajectories and the Metropolis test after each.
+        The momenta start fresh at every call.
     seed : seed of the random generator (momenta and Metropolis tests).
     progress : show a progress bar.
     """
@@ -308,22 +323,34 @@ def hmc(fun, w0, *, T, step, n_leapfrog, n_moves, sphere=False, blocks=1, n_burn
                                                     target_accept)
     n_leapfrog = check_int("n_leapfrog", n_leapfrog, 1)
     jitter = check_real("jitter", jitter, 0, 1, high_open=True)
+    if refresh_angle is not None:
+        refresh_angle = check_real("refresh_angle", refresh_angle, 0, math.pi / 2, low_open=True)
     check_budget("(n_burn + n_moves) * n_leapfrog", (n_burn + n_moves) * n_leapfrog, MAX_STEPS,
                  "nnlandscape._checks.MAX_STEPS", "leapfrog steps")
     check_bool("progress", progress)
     rng = np.random.default_rng(check_seed("seed", seed))
     E, G = _evaluate(fun, w, 0)
+    # partial refreshment: the momenta carried from move to move (tangent at the current state)
+    carried = {"p": None, "p1": None}
 
     def propose(m, w, E, G, step):
         p = geo._momenta(rng, w, T)
+        if refresh_angle is not None and carried["p"] is not None:
+            p = math.cos(refresh_angle) * carried["p"] + math.sin(refresh_angle) * p
         K0 = 0.5 * np.sum(p * p, axis=1)
         if jitter:  # drawn only when asked, so that jitter=0 keeps the random stream of earlier versions
             step = step * (1.0 + jitter * (2.0 * rng.random(step.size) - 1.0))
         w1, p1, E1, G1 = _leapfrog(fun, w, p, step, n_leapfrog, geo, G=G, move=m)
+        carried["p"], carried["p1"] = p, p1
         return w1, E1, G1, E1 - E + 0.5 * np.sum(p1 * p1, axis=1) - K0
 
+    def keep_momenta(ok):
+        # accepted: the trajectory's final momenta; rejected: the refreshed momenta, negated
+        carried["p"] = np.where(ok[:, None], carried["p1"], -carried["p"])
+
     return _metropolis_chain(propose, w, E, G, T=T, step=step, n_moves=n_moves, n_burn=n_burn, thin=thin,
-                             target_accept=target_accept, rng=rng, progress=progress, desc=desc)
+                             target_accept=target_accept, rng=rng, progress=progress, desc=desc,
+                             after=keep_momenta if refresh_angle is not None else None)
 
 
 @single_threaded_blas
@@ -351,14 +378,15 @@ def rwm(fun, w0, *, T, step, n_moves, sphere=False, blocks=1, n_burn=0, thin=1, 
 
 
 def _metropolis_chain(propose, w, E, G, *, T, step, n_moves, n_burn, thin, target_accept, rng, progress,
-                      desc) -> SampleResult:
+                      desc, after=None) -> SampleResult:
     r"""The Metropolis loop shared by :func:`hmc` and :func:`rwm`, vectorised over chains.
 
     ``propose(m, w, E, G, step)`` returns, from the current states, energies and gradients (``None``
     when not used), the proposals ``w1``, their energies ``E1``, their gradients ``G1`` and the energy
     error ``dH`` (:math:`\Delta U` plus, for HMC, the change of kinetic energy). Each chain accepts
     with probability :math:`\min(1, e^{-dH/T})` (a non-finite ``dH`` rejects); during the
-    ``n_burn`` burn-in moves the step is adapted towards ``target_accept``.
+    ``n_burn`` burn-in moves the step is adapted towards ``target_accept``. ``after(ok)``, if given,
+    is called with the accepted chains (``(C,)`` booleans) after every move.
     """
     C = w.shape[0]
     energies = np.empty((n_moves, C))
@@ -375,6 +403,8 @@ def _metropolis_chain(propose, w, E, G, *, T, step, n_moves, n_burn, thin, targe
             if G is not None:
                 G = np.where(ok[:, None], G1, G)
             E = np.where(ok, E1, E)
+            if after is not None:
+                after(ok)
             if m < n_burn:
                 step *= np.exp(0.5 * (a - target_accept))
             else:
