@@ -109,7 +109,8 @@ def _units(N):
 
 def committee_target(N, chains, alpha=0.9, T=1e-2, name="committee", n_equil=0):
     """The chapter's committee; chains start from gradient descent + 300 HMC moves (step adapted), then
-    ``n_equil`` more HMC moves (L = 10, step frozen) when asked (not timed; both samplers start there)."""
+    ``n_equil`` more HMC moves (L = 10, step adapted towards acceptance 0.7 throughout: a start, not a
+    measured chain) when asked (not timed; both samplers start there)."""
     K = _units(N)
     X, y = committee_data(N, K, alpha, seed=1)
     m = TreeCommittee(X, y, K, zeta=5.0)
@@ -395,11 +396,11 @@ VARIANTS = (10, 160, (10, 0.5))
 
 
 def variants(chains=16):
-    """Part 4 (16 chains): the chapter's target at N = 200 from chains run N_EQUIL more HMC moves first,
+    """Part 4: the chapter's target at N = 200 from chains run N_EQUIL more HMC moves first,
     RWM over 2e6 evaluations per chain, then full refreshment at L = 10 and
     160 and partial refreshment (angle 0.5, L = 10) with as many evaluations. Prints every run and per
     observable ratios, and returns ``compare``'s row (with every run in ``runs``)."""
-    print(f"\n4. the chapter's target at N = 200 after {N_EQUIL} more HMC moves, 16 chains, exact HMC variants: "
+    print(f"\n4. the chapter's target at N = 200 after {N_EQUIL} more HMC moves, {chains} chains, exact HMC variants: "
           "full momentum refreshment (L = 10, 160) and partial refreshment (Horowitz 1991; angle 0.5, L = 10)")
     return compare(committee_target(200, chains, n_equil=N_EQUIL), 30, 2_000_000, VARIANTS)
 
