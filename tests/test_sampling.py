@@ -39,6 +39,14 @@ def vmf_cdf(N, kappa):
     return lambda x: integrate.quad(lambda t: math.exp(logf(t) - kappa), -1, x, epsabs=1e-13)[0] / Z
 
 
+def assert_vmf_law(t, n, kappa):
+    """The overlaps ``t`` (one per independent chain) follow the law of :func:`vmf_cdf` in dimension
+    ``n``: KS test, and the mean within 3 s.e.m. of the closed form I_{n/2}(kappa)/I_{n/2-1}(kappa)."""
+    assert stats.kstest(t, np.vectorize(vmf_cdf(n, kappa))).pvalue > 1e-3
+    mean = special.iv(n / 2, kappa) / special.iv(n / 2 - 1, kappa)
+    assert abs(t.mean() - mean) < 3 * t.std() / math.sqrt(t.size)
+
+
 @pytest.mark.parametrize("blocks", [1, 2])
 def test_geodesic_hmc_samples_the_closed_form_marginal(blocks):
     N, kappa, C = 12, 3.0, 2000
@@ -57,12 +65,7 @@ def test_geodesic_hmc_samples_the_closed_form_marginal(blocks):
     w0 = np.random.default_rng(0).standard_normal((C, N))
     res = S.hmc(fun, w0, T=1.0, step=0.3, n_leapfrog=5, n_moves=40, n_burn=20, sphere=True,
                 blocks=blocks, seed=1)
-    t = res.final @ u / math.sqrt(n)
-    cdf = vmf_cdf(n, kappa)
-    assert stats.kstest(t, np.vectorize(cdf)).pvalue > 1e-3
-    # closed-form mean of the von Mises-Fisher overlap: I_{n/2}(kappa)/I_{n/2-1}(kappa)
-    mean = special.iv(n / 2, kappa) / special.iv(n / 2 - 1, kappa)
-    assert abs(t.mean() - mean) < 3 * t.std() / math.sqrt(C)
+    assert_vmf_law(res.final @ u / math.sqrt(n), n, kappa)
     assert np.allclose(np.linalg.norm(res.final.reshape(C, blocks, n), axis=-1), math.sqrt(n), atol=1e-10)
 
 
@@ -405,10 +408,7 @@ def test_jittered_hmc_samples_the_closed_form_marginal():
     w0 = np.random.default_rng(0).standard_normal((C, N))
     res = S.hmc(vmf_target(u, kappa), w0, T=1.0, step=0.3, n_leapfrog=5, n_moves=40, n_burn=20, sphere=True,
                 jitter=0.5, seed=1)
-    t = res.final @ u / math.sqrt(N)
-    assert stats.kstest(t, np.vectorize(vmf_cdf(N, kappa))).pvalue > 1e-3
-    mean = special.iv(N / 2, kappa) / special.iv(N / 2 - 1, kappa)
-    assert abs(t.mean() - mean) < 3 * t.std() / math.sqrt(C)
+    assert_vmf_law(res.final @ u / math.sqrt(N), N, kappa)
 
 
 def test_jitter_zero_is_the_plain_chain_and_bad_jitter_is_named():
@@ -534,10 +534,7 @@ def test_partial_refreshment_samples_the_closed_form_law(sphere):
                 seed=1)
     assert 0.4 < res.acceptance.mean() < 0.85
     if sphere:
-        t = res.final @ u / math.sqrt(N)
-        assert stats.kstest(t, np.vectorize(vmf_cdf(N, kappa))).pvalue > 1e-3
-        mean = special.iv(N / 2, kappa) / special.iv(N / 2 - 1, kappa)
-        assert abs(t.mean() - mean) < 3 * t.std() / math.sqrt(C)
+        assert_vmf_law(res.final @ u / math.sqrt(N), N, kappa)
     else:
         for i in range(N):
             assert stats.kstest(res.final[:, i] / math.sqrt(s2[i]), "norm").pvalue > 1e-3
